@@ -1,0 +1,14 @@
+//! Wall-clock time as Unix milliseconds, the one time representation stored by Nuri.
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_s() -> i64 {
+    now_ms() / 1000
+}
