@@ -262,8 +262,10 @@ impl Config {
         match chosen {
             Some(file) => {
                 let name = file.display().to_string();
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| ConfigError::Read { file: name.clone(), reason: e.to_string() })?;
+                let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::Read {
+                    file: name.clone(),
+                    reason: e.to_string(),
+                })?;
                 Self::from_toml(&text, &name, env)
             }
             None => Self::defaults(env),
@@ -272,8 +274,10 @@ impl Config {
 
     /// Parses and validates TOML text; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str, env: &dyn EnvSource) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { file: file.to_owned(), reason: e.to_string() })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_owned(),
+            reason: e.to_string(),
+        })?;
         validate(raw, file, env)
     }
 
@@ -310,7 +314,11 @@ impl Config {
 }
 
 fn invalid(file: &str, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { file: file.to_owned(), key: key.into(), reason: reason.into() }
+    ConfigError::Invalid {
+        file: file.to_owned(),
+        key: key.into(),
+        reason: reason.into(),
+    }
 }
 
 fn validate(raw: RawConfig, file: &str, env: &dyn EnvSource) -> Result<Config, ConfigError> {
@@ -319,46 +327,74 @@ fn validate(raw: RawConfig, file: &str, env: &dyn EnvSource) -> Result<Config, C
         .or(raw.server.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
-        invalid(file, "server.listen", format!("{listen_text:?} is not an address like 127.0.0.1:8080"))
+        invalid(
+            file,
+            "server.listen",
+            format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
+        )
     })?;
     let max_body_bytes = match env.get(env::MAX_BODY_BYTES) {
         Some(v) => v.parse::<u64>().map_err(|_| {
-            invalid("environment", env::MAX_BODY_BYTES, format!("{v:?} is not a byte count"))
+            invalid(
+                "environment",
+                env::MAX_BODY_BYTES,
+                format!("{v:?} is not a byte count"),
+            )
         })?,
         None => raw.server.max_body_bytes.unwrap_or(4 * 1024 * 1024),
     };
     if max_body_bytes == 0 {
-        return Err(invalid(file, "server.max_body_bytes", "must be greater than zero"));
+        return Err(invalid(
+            file,
+            "server.max_body_bytes",
+            "must be greater than zero",
+        ));
     }
-    let data_dir =
-        PathBuf::from(env.get(env::DATA_DIR).or(raw.storage.data_dir).unwrap_or_else(|| "./data".into()));
-    let database_url = env.get(env::DATABASE_URL).or(raw.storage.database_url).unwrap_or_else(|| {
-        format!("sqlite://{}", data_dir.join("nuri.db").display())
-    });
+    let data_dir = PathBuf::from(
+        env.get(env::DATA_DIR)
+            .or(raw.storage.data_dir)
+            .unwrap_or_else(|| "./data".into()),
+    );
+    let database_url = env
+        .get(env::DATABASE_URL)
+        .or(raw.storage.database_url)
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("nuri.db").display()));
     if !(database_url.starts_with("sqlite:")
         || database_url.starts_with("postgres://")
         || database_url.starts_with("postgresql://"))
     {
-        return Err(invalid(file, "storage.database_url", "must start with sqlite: or postgres://"));
+        return Err(invalid(
+            file,
+            "storage.database_url",
+            "must start with sqlite: or postgres://",
+        ));
     }
     let storage = StorageConfig {
         data_dir,
         database_url,
         redis_url: env.get(env::REDIS_URL).or(raw.storage.redis_url),
         models_dir: PathBuf::from(
-            env.get(env::MODELS_DIR).or(raw.storage.models_dir).unwrap_or_else(|| "./models".into()),
+            env.get(env::MODELS_DIR)
+                .or(raw.storage.models_dir)
+                .unwrap_or_else(|| "./models".into()),
         ),
         sqlite_synchronous_full: raw.storage.sqlite_synchronous_full.unwrap_or(false),
     };
-    let billing_timezone =
-        env.get(env::BILLING_TZ).or(raw.billing.timezone).unwrap_or_else(|| "Asia/Seoul".into());
+    let billing_timezone = env
+        .get(env::BILLING_TZ)
+        .or(raw.billing.timezone)
+        .unwrap_or_else(|| "Asia/Seoul".into());
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     let mut seen = HashSet::new();
     for (i, p) in raw.providers.into_iter().enumerate() {
         let key = format!("providers[{i}]");
         if !seen.insert(p.name.clone()) {
-            return Err(invalid(file, format!("{key}.name"), format!("duplicate provider {:?}", p.name)));
+            return Err(invalid(
+                file,
+                format!("{key}.name"),
+                format!("duplicate provider {:?}", p.name),
+            ));
         }
         providers.push(validate_provider(p, &key, file, env, &storage)?);
     }
@@ -367,16 +403,29 @@ fn validate(raw: RawConfig, file: &str, env: &dyn EnvSource) -> Result<Config, C
     let mut names = HashSet::new();
     for (i, m) in raw.models.iter().enumerate() {
         if !names.insert(m.name.clone()) {
-            return Err(invalid(file, format!("models[{i}].name"), format!("duplicate model {:?}", m.name)));
+            return Err(invalid(
+                file,
+                format!("models[{i}].name"),
+                format!("duplicate model {:?}", m.name),
+            ));
         }
     }
     for (i, m) in raw.models.into_iter().enumerate() {
-        models.push(validate_model(m, &format!("models[{i}]"), file, &providers, &names)?);
+        models.push(validate_model(
+            m,
+            &format!("models[{i}]"),
+            file,
+            &providers,
+            &names,
+        )?);
     }
 
     Ok(Config {
         source: file.to_owned(),
-        server: ServerConfig { listen, max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX) },
+        server: ServerConfig {
+            listen,
+            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+        },
         storage,
         billing_timezone,
         admin_token: env.get(env::ADMIN_TOKEN).map(Secret::new),
@@ -399,7 +448,10 @@ fn validate_provider(
         invalid(
             file,
             format!("{key}.kind"),
-            format!("{:?} is not one of openai, openai_compatible, anthropic, gemini, clova, local", p.kind),
+            format!(
+                "{:?} is not one of openai, openai_compatible, anthropic, gemini, clova, local",
+                p.kind
+            ),
         )
     })?;
     let default_base = match kind {
@@ -411,33 +463,59 @@ fn validate_provider(
     };
     let base_url = match (p.base_url, default_base, kind) {
         (Some(url), _, ProviderKind::Local) => {
-            return Err(invalid(file, format!("{key}.base_url"), format!("{url:?}: a local provider has no base_url")))
+            return Err(invalid(
+                file,
+                format!("{key}.base_url"),
+                format!("{url:?}: a local provider has no base_url"),
+            ))
         }
         (Some(url), _, _) => url,
         (None, Some(d), _) => d.to_owned(),
         (None, None, ProviderKind::Local) => String::new(),
         (None, None, _) => {
-            return Err(invalid(file, format!("{key}.base_url"), "required for openai_compatible providers"))
+            return Err(invalid(
+                file,
+                format!("{key}.base_url"),
+                "required for openai_compatible providers",
+            ))
         }
     };
-    if kind != ProviderKind::Local && !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(invalid(file, format!("{key}.base_url"), format!("{base_url:?} is not an http(s) URL")));
+    if kind != ProviderKind::Local
+        && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+    {
+        return Err(invalid(
+            file,
+            format!("{key}.base_url"),
+            format!("{base_url:?} is not an http(s) URL"),
+        ));
     }
     let api_key = match &p.api_key_env {
         Some(var) => Some(Secret::new(env.get(var).ok_or_else(|| {
-            invalid(file, format!("{key}.api_key_env"), format!("environment variable {var} is not set"))
+            invalid(
+                file,
+                format!("{key}.api_key_env"),
+                format!("environment variable {var} is not set"),
+            )
         })?)),
         None => None,
     };
     let api_version = p.api_version.unwrap_or_else(|| "v3".into());
     if kind == ProviderKind::Clova && api_version != "v3" && api_version != "v1" {
-        return Err(invalid(file, format!("{key}.api_version"), "must be v3 or v1"));
+        return Err(invalid(
+            file,
+            format!("{key}.api_version"),
+            "must be v3 or v1",
+        ));
     }
     let timeouts = validate_timeouts(p.timeouts.unwrap_or_default(), key, file)?;
     let local = if kind == ProviderKind::Local {
         let builtin = p.builtin.unwrap_or(false);
         if !builtin && p.model_path.is_none() && p.embed_model_path.is_none() {
-            return Err(invalid(file, key, "a local provider needs builtin = true, model_path or embed_model_path"));
+            return Err(invalid(
+                file,
+                key,
+                "a local provider needs builtin = true, model_path or embed_model_path",
+            ));
         }
         Some(LocalSpec {
             builtin,
@@ -454,7 +532,11 @@ fn validate_provider(
             (p.embed_model_path.is_some(), "embed_model_path"),
         ] {
             if set {
-                return Err(invalid(file, format!("{key}.{name}"), "only valid for kind = \"local\""));
+                return Err(invalid(
+                    file,
+                    format!("{key}.{name}"),
+                    "only valid for kind = \"local\"",
+                ));
             }
         }
         None
@@ -477,7 +559,11 @@ fn validate_timeouts(raw: RawTimeouts, key: &str, file: &str) -> Result<Timeouts
     let d = Timeouts::default();
     let pick = |v: Option<u64>, default: Duration, name: &str| -> Result<Duration, ConfigError> {
         match v {
-            Some(0) => Err(invalid(file, format!("{key}.timeouts.{name}"), "must be greater than zero")),
+            Some(0) => Err(invalid(
+                file,
+                format!("{key}.timeouts.{name}"),
+                "must be greater than zero",
+            )),
             Some(ms) => Ok(Duration::from_millis(ms)),
             None => Ok(default),
         }
@@ -504,11 +590,19 @@ fn validate_model(
         None | Some("chat") => ModelKind::Chat,
         Some("embeddings") => ModelKind::Embeddings,
         Some(other) => {
-            return Err(invalid(file, format!("{key}.kind"), format!("{other:?} is not chat or embeddings")))
+            return Err(invalid(
+                file,
+                format!("{key}.kind"),
+                format!("{other:?} is not chat or embeddings"),
+            ))
         }
     };
     if m.routes.is_empty() {
-        return Err(invalid(file, format!("{key}.routes"), "a model needs at least one route"));
+        return Err(invalid(
+            file,
+            format!("{key}.routes"),
+            "a model needs at least one route",
+        ));
     }
     let mut routes = Vec::with_capacity(m.routes.len());
     for (j, r) in m.routes.into_iter().enumerate() {
@@ -521,31 +615,60 @@ fn validate_model(
         }
         let weight = r.weight.unwrap_or(1);
         if weight == 0 {
-            return Err(invalid(file, format!("{key}.routes[{j}].weight"), "must be at least 1"));
+            return Err(invalid(
+                file,
+                format!("{key}.routes[{j}].weight"),
+                "must be at least 1",
+            ));
         }
-        routes.push(RouteConfig { provider: r.provider, model: r.model, weight, priority: r.priority.unwrap_or(0) });
+        routes.push(RouteConfig {
+            provider: r.provider,
+            model: r.model,
+            weight,
+            priority: r.priority.unwrap_or(0),
+        });
     }
     for (j, f) in m.fallbacks.iter().enumerate() {
         if !names.contains(f) || *f == m.name {
-            return Err(invalid(file, format!("{key}.fallbacks[{j}]"), format!("{f:?} is not another declared model")));
+            return Err(invalid(
+                file,
+                format!("{key}.fallbacks[{j}]"),
+                format!("{f:?} is not another declared model"),
+            ));
         }
     }
     let balancing = match m.balancing.as_deref() {
         None | Some("weighted") => Balancing::Weighted,
         Some("latency") => Balancing::Latency,
         Some(other) => {
-            return Err(invalid(file, format!("{key}.balancing"), format!("{other:?} is not weighted or latency")))
+            return Err(invalid(
+                file,
+                format!("{key}.balancing"),
+                format!("{other:?} is not weighted or latency"),
+            ))
         }
     };
     let price = m.price.unwrap_or_default();
     if price.input_per_million < 0 || price.output_per_million < 0 {
-        return Err(invalid(file, format!("{key}.price"), "prices must not be negative"));
+        return Err(invalid(
+            file,
+            format!("{key}.price"),
+            "prices must not be negative",
+        ));
     }
     if kind == ModelKind::Chat && !price.is_free() && m.max_output_tokens.is_none() {
-        return Err(invalid(file, format!("{key}.max_output_tokens"), "required for a priced model: it bounds the reservation"));
+        return Err(invalid(
+            file,
+            format!("{key}.max_output_tokens"),
+            "required for a priced model: it bounds the reservation",
+        ));
     }
     if m.max_output_tokens == Some(0) {
-        return Err(invalid(file, format!("{key}.max_output_tokens"), "must be at least 1"));
+        return Err(invalid(
+            file,
+            format!("{key}.max_output_tokens"),
+            "must be at least 1",
+        ));
     }
     Ok(ModelConfig {
         name: m.name,
@@ -566,7 +689,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     const GOOD: &str = r#"
@@ -608,18 +734,28 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(msg.contains("models[0].routes[0].provider") && msg.contains("nope"), "{msg}");
+        assert!(
+            msg.contains("models[0].routes[0].provider") && msg.contains("nope"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn missing_secret_is_refused_without_value() {
-        let msg = Config::from_toml(GOOD, "f.toml", &env(&[])).err().map(|e| e.to_string()).unwrap_or_default();
+        let msg = Config::from_toml(GOOD, "f.toml", &env(&[]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(msg.contains("ACME_API_KEY is not set"), "{msg}");
     }
 
     #[test]
     fn env_wins_over_file() {
-        let cfg = Config::from_toml(GOOD, "f", &env(&[("ACME_API_KEY", "k"), ("NURI_LISTEN", "0.0.0.0:9999")]));
+        let cfg = Config::from_toml(
+            GOOD,
+            "f",
+            &env(&[("ACME_API_KEY", "k"), ("NURI_LISTEN", "0.0.0.0:9999")]),
+        );
         assert_eq!(cfg.map(|c| c.server.listen.port()).ok(), Some(9999));
     }
 

@@ -109,10 +109,12 @@ impl Authenticator {
                 "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.".into(),
             )
         })?;
-        let invalid = || GatewayError::InvalidApiKey(format!(
-            "Incorrect API key provided: {}***. Keys are issued by your Nuri operator.",
-            secret.chars().take(SHOWN_PREFIX_LEN).collect::<String>()
-        ));
+        let invalid = || {
+            GatewayError::InvalidApiKey(format!(
+                "Incorrect API key provided: {}***. Keys are issued by your Nuri operator.",
+                secret.chars().take(SHOWN_PREFIX_LEN).collect::<String>()
+            ))
+        };
         if !secret.starts_with(API_KEY_PREFIX) {
             return Err(invalid());
         }
@@ -134,7 +136,9 @@ impl Authenticator {
     /// Resolves an admin token from the `Authorization` header value.
     pub async fn admin(&self, header: Option<&str>) -> Result<AdminIdentity, GatewayError> {
         let secret = bearer(header).ok_or_else(|| {
-            GatewayError::InvalidApiKey("Send an admin token as `Authorization: Bearer <token>`.".into())
+            GatewayError::InvalidApiKey(
+                "Send an admin token as `Authorization: Bearer <token>`.".into(),
+            )
         })?;
         if let Some(op) = &self.operator_token {
             if constant_time_eq(op.as_bytes(), secret.as_bytes()) {
@@ -192,7 +196,13 @@ fn insert<T>(map: &RwLock<HashMap<String, Cached<T>>>, hash: String, value: Opti
         if guard.len() >= CACHE_MAX {
             guard.clear();
         }
-        guard.insert(hash, Cached { value, at: Instant::now() });
+        guard.insert(
+            hash,
+            Cached {
+                value,
+                at: Instant::now(),
+            },
+        );
     }
 }
 

@@ -63,7 +63,14 @@ impl Catalog {
                 })
                 .collect();
             order.push(m.name.clone());
-            models.insert(m.name.clone(), Arc::new(CatalogModel { config: m.clone(), routes, created }));
+            models.insert(
+                m.name.clone(),
+                Arc::new(CatalogModel {
+                    config: m.clone(),
+                    routes,
+                    created,
+                }),
+            );
         }
         Self { models, order }
     }
@@ -89,8 +96,12 @@ impl CatalogModel {
         let mut rng = rand::thread_rng();
         let mut plan = Vec::with_capacity(self.routes.len());
         for p in priorities {
-            let mut group: Vec<RouteTarget> =
-                self.routes.iter().filter(|r| r.priority == p).cloned().collect();
+            let mut group: Vec<RouteTarget> = self
+                .routes
+                .iter()
+                .filter(|r| r.priority == p)
+                .cloned()
+                .collect();
             while !group.is_empty() {
                 let total: u64 = group.iter().map(|r| u64::from(r.weight)).sum();
                 let mut pick = rng.gen_range(0..total.max(1));

@@ -73,7 +73,10 @@ pub enum GatewayError {
 impl GatewayError {
     /// Shorthand for an invalid request naming a parameter.
     pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
-        Self::InvalidRequest { message: message.into(), param: param.map(str::to_owned) }
+        Self::InvalidRequest {
+            message: message.into(),
+            param: param.map(str::to_owned),
+        }
     }
 
     /// The public code.

@@ -7,8 +7,8 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use nuri_config::{ModelConfig, ModelKind};
 use nuri_types::openai::{
-    ChatCompletionRequest, CompletionRequest, EmbeddingRequest, EmbeddingResponse,
-    EmbeddingVector, ModelObject, Usage,
+    ChatCompletionRequest, CompletionRequest, EmbeddingRequest, EmbeddingResponse, EmbeddingVector,
+    ModelObject, Usage,
 };
 use nuri_types::MilliWon;
 
@@ -112,7 +112,12 @@ impl Gateway {
         let catalog = self.catalog.load();
         let mut out = Vec::new();
         for m in catalog.all() {
-            if self.stages.policy.allows_model(auth, &m.config.name).await? {
+            if self
+                .stages
+                .policy
+                .allows_model(auth, &m.config.name)
+                .await?
+            {
                 out.push(model_object(m));
             }
         }
@@ -120,7 +125,11 @@ impl Gateway {
     }
 
     /// One model, if this key may use it.
-    pub async fn get_model(&self, auth: &AuthContext, name: &str) -> Result<ModelObject, GatewayError> {
+    pub async fn get_model(
+        &self,
+        auth: &AuthContext,
+        name: &str,
+    ) -> Result<ModelObject, GatewayError> {
         let model = self.resolve(auth, name, None).await?;
         Ok(model_object(&model))
     }
@@ -131,7 +140,11 @@ impl Gateway {
         name: &str,
         kind: Option<ModelKind>,
     ) -> Result<Arc<CatalogModel>, GatewayError> {
-        let model = self.catalog.load().get(name).ok_or_else(|| GatewayError::ModelNotFound(name.to_owned()))?;
+        let model = self
+            .catalog
+            .load()
+            .get(name)
+            .ok_or_else(|| GatewayError::ModelNotFound(name.to_owned()))?;
         if !self.stages.policy.allows_model(auth, name).await? {
             return Err(GatewayError::ModelNotFound(name.to_owned()));
         }
@@ -141,7 +154,10 @@ impl Gateway {
                     ModelKind::Chat => "a chat model; use /v1/chat/completions",
                     ModelKind::Embeddings => "an embeddings model; use /v1/embeddings",
                 };
-                return Err(GatewayError::invalid(format!("`{name}` is {what}"), Some("model")));
+                return Err(GatewayError::invalid(
+                    format!("`{name}` is {what}"),
+                    Some("model"),
+                ));
             }
         }
         Ok(model)
@@ -180,7 +196,12 @@ impl Gateway {
             r.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
             self.usage.record(r);
         };
-        let permit = match self.stages.limits.admit(auth, &model.config, worst_tokens).await {
+        let permit = match self
+            .stages
+            .limits
+            .admit(auth, &model.config, worst_tokens)
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 settle_failure(record, &e);
@@ -192,10 +213,21 @@ impl Gateway {
             None
         } else {
             let worst = model.config.price.cost(worst_tokens, 0).0.max(0);
-            let worst = MilliWon(worst.max(
-                model.config.price.cost(choices * prompt_tokens, choices * max_output).0,
-            ));
-            match self.stages.credits.reserve(auth, &model.config, &meta.request_id, worst).await {
+            let worst = MilliWon(
+                worst.max(
+                    model
+                        .config
+                        .price
+                        .cost(choices * prompt_tokens, choices * max_output)
+                        .0,
+                ),
+            );
+            match self
+                .stages
+                .credits
+                .reserve(auth, &model.config, &meta.request_id, worst)
+                .await
+            {
                 Ok(h) => Some(h),
                 Err(e) => {
                     permit.settle(0);
@@ -229,8 +261,13 @@ impl Gateway {
         meta: RequestMeta,
     ) -> Result<Answer<ChatOutcome>, GatewayError> {
         validate_chat(&request)?;
-        let model = self.resolve(auth, &request.model, Some(ModelKind::Chat)).await?;
-        self.stages.policy.check_chat(auth, &model.config, &mut request).await?;
+        let model = self
+            .resolve(auth, &request.model, Some(ModelKind::Chat))
+            .await?;
+        self.stages
+            .policy
+            .check_chat(auth, &model.config, &mut request)
+            .await?;
         let first = model.routes.first().map(|r| Arc::clone(&r.provider));
         let counted = first.as_ref().and_then(|p| p.count_prompt_tokens(&request));
         if let (Some(n), Some(window)) = (counted, model.config.context_window) {
@@ -245,9 +282,20 @@ impl Gateway {
         let stream = request.is_stream();
         let include_usage = request.wants_stream_usage();
         let prepared = self
-            .admit(auth, model, &meta, "chat", stream, prompt_tokens, u64::from(max_output), u64::from(request.choices()))
+            .admit(
+                auth,
+                model,
+                &meta,
+                "chat",
+                stream,
+                prompt_tokens,
+                u64::from(max_output),
+                u64::from(request.choices()),
+            )
             .await?;
-        let ctx = CallContext { request_id: meta.request_id.clone() };
+        let ctx = CallContext {
+            request_id: meta.request_id.clone(),
+        };
         let result = self
             .try_routes(&prepared.model, |target| {
                 let mut req = request.clone();
@@ -256,7 +304,12 @@ impl Gateway {
                 async move { target.provider.chat(req, &ctx).await }
             })
             .await;
-        let Prepared { model, mut settlement, limits, prompt_estimate } = prepared;
+        let Prepared {
+            model,
+            mut settlement,
+            limits,
+            prompt_estimate,
+        } = prepared;
         match result {
             Err(e) => Err(fail(settlement, e)),
             Ok((target, reply)) => {
@@ -281,7 +334,10 @@ impl Gateway {
                             }
                         };
                         settlement.finish(usage, estimated, None, 200, None);
-                        Ok(Answer { body: ChatOutcome::Complete(completion), limits })
+                        Ok(Answer {
+                            body: ChatOutcome::Complete(completion),
+                            limits,
+                        })
                     }
                     ChatReply::Stream(inner) => {
                         let metered = MeteredStream::new(
@@ -291,7 +347,10 @@ impl Gateway {
                             include_usage,
                             prompt_estimate,
                         );
-                        Ok(Answer { body: ChatOutcome::Stream(metered), limits })
+                        Ok(Answer {
+                            body: ChatOutcome::Stream(metered),
+                            limits,
+                        })
                     }
                 }
             }
@@ -306,15 +365,25 @@ impl Gateway {
         meta: RequestMeta,
     ) -> Result<Answer<CompletionOutcome>, GatewayError> {
         if request.model.is_empty() {
-            return Err(GatewayError::invalid("you must provide a model parameter", Some("model")));
+            return Err(GatewayError::invalid(
+                "you must provide a model parameter",
+                Some("model"),
+            ));
         }
-        let model = self.resolve(auth, &request.model, Some(ModelKind::Chat)).await?;
+        let model = self
+            .resolve(auth, &request.model, Some(ModelKind::Chat))
+            .await?;
         let prompt_tokens: u64 = match &request.prompt {
             serde_json::Value::String(_) | serde_json::Value::Array(_) => {
                 let bytes = request.prompt.to_string().len();
                 bytes as u64 + 1
             }
-            _ => return Err(GatewayError::invalid("prompt must be a string or an array", Some("prompt"))),
+            _ => {
+                return Err(GatewayError::invalid(
+                    "prompt must be a string or an array",
+                    Some("prompt"),
+                ))
+            }
         };
         let limit = model.config.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT);
         let max_output = request.max_tokens.unwrap_or(16).min(limit);
@@ -324,9 +393,20 @@ impl Gateway {
         let stream = request.stream.unwrap_or(false);
         let choices = u64::from(request.n.unwrap_or(1).max(1));
         let prepared = self
-            .admit(auth, model, &meta, "completions", stream, prompt_tokens, u64::from(max_output), choices)
+            .admit(
+                auth,
+                model,
+                &meta,
+                "completions",
+                stream,
+                prompt_tokens,
+                u64::from(max_output),
+                choices,
+            )
             .await?;
-        let ctx = CallContext { request_id: meta.request_id.clone() };
+        let ctx = CallContext {
+            request_id: meta.request_id.clone(),
+        };
         let result = self
             .try_routes(&prepared.model, |target| {
                 let mut req = request.clone();
@@ -335,7 +415,12 @@ impl Gateway {
                 async move { target.provider.completion(req, &ctx).await }
             })
             .await;
-        let Prepared { model, mut settlement, limits, prompt_estimate } = prepared;
+        let Prepared {
+            model,
+            mut settlement,
+            limits,
+            prompt_estimate,
+        } = prepared;
         match result {
             Err(e) => Err(fail(settlement, e)),
             Ok((target, reply)) => {
@@ -349,7 +434,10 @@ impl Gateway {
                             None => (Usage::new(prompt_estimate, 0), true),
                         };
                         settlement.finish(usage, est, None, 200, None);
-                        Ok(Answer { body: CompletionOutcome::Complete(c), limits })
+                        Ok(Answer {
+                            body: CompletionOutcome::Complete(c),
+                            limits,
+                        })
                     }
                     CompletionReply::Stream(inner) => {
                         let include_usage = request
@@ -364,7 +452,10 @@ impl Gateway {
                             include_usage,
                             prompt_estimate,
                         );
-                        Ok(Answer { body: CompletionOutcome::Stream(stream), limits })
+                        Ok(Answer {
+                            body: CompletionOutcome::Stream(stream),
+                            limits,
+                        })
                     }
                 }
             }
@@ -379,18 +470,30 @@ impl Gateway {
         meta: RequestMeta,
     ) -> Result<Answer<EmbeddingResponse>, GatewayError> {
         if request.model.is_empty() {
-            return Err(GatewayError::invalid("you must provide a model parameter", Some("model")));
+            return Err(GatewayError::invalid(
+                "you must provide a model parameter",
+                Some("model"),
+            ));
         }
         let texts = request.input_texts();
         match &texts {
             Some(t) if t.is_empty() => {
-                return Err(GatewayError::invalid("input must not be empty", Some("input")))
+                return Err(GatewayError::invalid(
+                    "input must not be empty",
+                    Some("input"),
+                ))
             }
             Some(t) if t.iter().any(String::is_empty) => {
-                return Err(GatewayError::invalid("input strings must not be empty", Some("input")))
+                return Err(GatewayError::invalid(
+                    "input strings must not be empty",
+                    Some("input"),
+                ))
             }
             None if !request.input.is_array() => {
-                return Err(GatewayError::invalid("input must be a string, an array of strings or token arrays", Some("input")))
+                return Err(GatewayError::invalid(
+                    "input must be a string, an array of strings or token arrays",
+                    Some("input"),
+                ))
             }
             _ => {}
         }
@@ -403,12 +506,20 @@ impl Gateway {
                 ))
             }
         }
-        let model = self.resolve(auth, &request.model, Some(ModelKind::Embeddings)).await?;
-        let prompt_tokens = texts.as_ref().map_or(request.input.to_string().len(), |t| t.iter().map(String::len).sum()) as u64;
+        let model = self
+            .resolve(auth, &request.model, Some(ModelKind::Embeddings))
+            .await?;
+        let prompt_tokens = texts.as_ref().map_or(request.input.to_string().len(), |t| {
+            t.iter().map(String::len).sum()
+        }) as u64;
         let base64 = request.wants_base64();
         request.encoding_format = Some("float".to_owned());
-        let prepared = self.admit(auth, model, &meta, "embeddings", false, prompt_tokens, 0, 1).await?;
-        let ctx = CallContext { request_id: meta.request_id.clone() };
+        let prepared = self
+            .admit(auth, model, &meta, "embeddings", false, prompt_tokens, 0, 1)
+            .await?;
+        let ctx = CallContext {
+            request_id: meta.request_id.clone(),
+        };
         let result = self
             .try_routes(&prepared.model, |target| {
                 let mut req = request.clone();
@@ -417,7 +528,12 @@ impl Gateway {
                 async move { target.provider.embeddings(req, &ctx).await }
             })
             .await;
-        let Prepared { model, mut settlement, limits, .. } = prepared;
+        let Prepared {
+            model,
+            mut settlement,
+            limits,
+            ..
+        } = prepared;
         match result {
             Err(e) => Err(fail(settlement, e)),
             Ok((target, mut response)) => {
@@ -433,7 +549,10 @@ impl Gateway {
                 }
                 let usage = Usage::new(response.usage.prompt_tokens, 0);
                 settlement.finish(usage, false, None, 200, None);
-                Ok(Answer { body: response, limits })
+                Ok(Answer {
+                    body: response,
+                    limits,
+                })
             }
         }
     }
@@ -472,7 +591,13 @@ impl Gateway {
 }
 
 fn fail(settlement: Settlement, e: GatewayError) -> GatewayError {
-    settlement.finish(Usage::default(), false, None, e.code().status(), Some(e.code().as_str()));
+    settlement.finish(
+        Usage::default(),
+        false,
+        None,
+        e.code().status(),
+        Some(e.code().as_str()),
+    );
     e
 }
 
@@ -481,19 +606,31 @@ fn model_object(m: &CatalogModel) -> ModelObject {
         id: m.config.name.clone(),
         object: "model".to_owned(),
         created: m.created,
-        owned_by: m.routes.first().map_or_else(|| "nuri".to_owned(), |r| r.provider.name().to_owned()),
+        owned_by: m
+            .routes
+            .first()
+            .map_or_else(|| "nuri".to_owned(), |r| r.provider.name().to_owned()),
     }
 }
 
 fn validate_chat(request: &ChatCompletionRequest) -> Result<(), GatewayError> {
     if request.model.is_empty() {
-        return Err(GatewayError::invalid("you must provide a model parameter", Some("model")));
+        return Err(GatewayError::invalid(
+            "you must provide a model parameter",
+            Some("model"),
+        ));
     }
     if request.messages.is_empty() {
-        return Err(GatewayError::invalid("messages must contain at least one message", Some("messages")));
+        return Err(GatewayError::invalid(
+            "messages must contain at least one message",
+            Some("messages"),
+        ));
     }
     for (i, m) in request.messages.iter().enumerate() {
-        if !matches!(m.role.as_str(), "system" | "developer" | "user" | "assistant" | "tool" | "function") {
+        if !matches!(
+            m.role.as_str(),
+            "system" | "developer" | "user" | "assistant" | "tool" | "function"
+        ) {
             return Err(GatewayError::invalid(
                 format!("messages[{i}].role must be one of system, developer, user, assistant, tool; got {:?}", m.role),
                 Some(&format!("messages[{i}].role")),
@@ -502,21 +639,33 @@ fn validate_chat(request: &ChatCompletionRequest) -> Result<(), GatewayError> {
     }
     if let Some(n) = request.n {
         if !(1..=128).contains(&n) {
-            return Err(GatewayError::invalid("n must be between 1 and 128", Some("n")));
+            return Err(GatewayError::invalid(
+                "n must be between 1 and 128",
+                Some("n"),
+            ));
         }
     }
     if let Some(t) = request.temperature {
         if !(0.0..=2.0).contains(&t) {
-            return Err(GatewayError::invalid("temperature must be between 0 and 2", Some("temperature")));
+            return Err(GatewayError::invalid(
+                "temperature must be between 0 and 2",
+                Some("temperature"),
+            ));
         }
     }
     if let Some(p) = request.top_p {
         if !(0.0..=1.0).contains(&p) {
-            return Err(GatewayError::invalid("top_p must be between 0 and 1", Some("top_p")));
+            return Err(GatewayError::invalid(
+                "top_p must be between 0 and 1",
+                Some("top_p"),
+            ));
         }
     }
     if request.stream_options.is_some() && !request.is_stream() {
-        return Err(GatewayError::invalid("stream_options is only allowed when stream is true", Some("stream_options")));
+        return Err(GatewayError::invalid(
+            "stream_options is only allowed when stream is true",
+            Some("stream_options"),
+        ));
     }
     Ok(())
 }
@@ -528,7 +677,10 @@ pub fn chat_prompt_bound(request: &ChatCompletionRequest) -> u64 {
     for m in &request.messages {
         bytes += 8 + m.text_content().len();
         if let Some(calls) = &m.tool_calls {
-            bytes += calls.iter().map(|c| c.function.name.len() + c.function.arguments.len() + 8).sum::<usize>();
+            bytes += calls
+                .iter()
+                .map(|c| c.function.name.len() + c.function.arguments.len() + 8)
+                .sum::<usize>();
         }
     }
     if let Some(tools) = &request.tools {

@@ -138,7 +138,11 @@ impl MeteredChunk for Completion {
     fn collect_text(&self, out: &mut String) -> bool {
         let mut any = false;
         for choice in &self.choices {
-            if let Some(t) = choice.get("text").and_then(|t| t.as_str()).filter(|t| !t.is_empty()) {
+            if let Some(t) = choice
+                .get("text")
+                .and_then(|t| t.as_str())
+                .filter(|t| !t.is_empty())
+            {
                 out.push_str(t);
                 any = true;
             }
@@ -192,7 +196,9 @@ impl<T: MeteredChunk> MeteredStream<T> {
     }
 
     fn settle(&mut self) {
-        let Some(settlement) = self.settlement.take() else { return };
+        let Some(settlement) = self.settlement.take() else {
+            return;
+        };
         let (usage, estimated) = match self.usage {
             Some(u) => (u, false),
             None => {

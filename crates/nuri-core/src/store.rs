@@ -77,7 +77,11 @@ pub trait TenancyStore: Send + Sync {
     /// Reads a project.
     async fn get_project(&self, id: &str) -> Result<Project, StoreError>;
     /// Lists an organisation's projects.
-    async fn list_projects(&self, org_id: &str, page: &PageRequest) -> Result<Page<Project>, StoreError>;
+    async fn list_projects(
+        &self,
+        org_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Project>, StoreError>;
     /// Replaces a project's limits.
     async fn set_project_limits(&self, id: &str, limits: &Limits) -> Result<Project, StoreError>;
     /// Inserts a key with the hash of its secret.
@@ -87,7 +91,11 @@ pub trait TenancyStore: Send + Sync {
     /// Finds a key by the hash of its secret.
     async fn find_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError>;
     /// Lists a project's keys.
-    async fn list_keys(&self, project_id: &str, page: &PageRequest) -> Result<Page<ApiKey>, StoreError>;
+    async fn list_keys(
+        &self,
+        project_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError>;
     /// Marks a key revoked at `at_ms` (idempotent).
     async fn revoke_key(&self, id: &str, at_ms: i64) -> Result<(), StoreError>;
     /// Replaces a key's limits.

@@ -104,7 +104,10 @@ impl UsageSink {
                 batch.clear();
             }
         });
-        Self { tx, tracker: tracker.clone() }
+        Self {
+            tx,
+            tracker: tracker.clone(),
+        }
     }
 
     /// Queues a record; never blocks the caller and never drops the record.

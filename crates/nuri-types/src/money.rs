@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// An amount of money in milli-won (1 KRW = 1,000 milli-won).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct MilliWon(pub i64);
 
@@ -43,11 +45,17 @@ mod tests {
 
     #[test]
     fn cost_rounds_up_once() {
-        let price = Price { input_per_million: 1000, output_per_million: 3000 };
+        let price = Price {
+            input_per_million: 1000,
+            output_per_million: 3000,
+        };
         // 1 token at 1000 won/M = 1 milli-won exactly.
         assert_eq!(price.cost(1, 0), MilliWon(1));
         // 1 token at 1250 won/M = 1.25 milli-won → 2.
-        let p2 = Price { input_per_million: 1250, output_per_million: 5000 };
+        let p2 = Price {
+            input_per_million: 1250,
+            output_per_million: 5000,
+        };
         assert_eq!(p2.cost(1, 0), MilliWon(2));
         assert_eq!(p2.cost(0, 0), MilliWon(0));
         assert_eq!(price.cost(1_000_000, 1_000_000), MilliWon(4_000_000));

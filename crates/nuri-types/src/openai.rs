@@ -65,7 +65,10 @@ impl ChatCompletionRequest {
 
     /// Whether the client asked for the final usage chunk of a stream.
     pub fn wants_stream_usage(&self) -> bool {
-        self.stream_options.as_ref().and_then(|o| o.include_usage).unwrap_or(false)
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
     }
 
     /// The requested output bound: `max_completion_tokens`, else `max_tokens`.
@@ -147,9 +150,11 @@ impl ChatMessage {
         match &self.content {
             None => String::new(),
             Some(MessageContent::Text(t)) => t.clone(),
-            Some(MessageContent::Parts(parts)) => {
-                parts.iter().filter_map(|p| p.text.as_deref()).collect::<Vec<_>>().join("")
-            }
+            Some(MessageContent::Parts(parts)) => parts
+                .iter()
+                .filter_map(|p| p.text.as_deref())
+                .collect::<Vec<_>>()
+                .join(""),
         }
     }
 }
@@ -264,7 +269,11 @@ pub struct Usage {
 impl Usage {
     /// Usage with the total filled in.
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
-        Self { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+        }
     }
 }
 
@@ -444,9 +453,10 @@ impl CompletionRequest {
     pub fn prompt_texts(&self) -> Vec<String> {
         match &self.prompt {
             Value::String(s) => vec![s.clone()],
-            Value::Array(items) => {
-                items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
-            }
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -496,7 +506,10 @@ impl EmbeddingRequest {
     pub fn input_texts(&self) -> Option<Vec<String>> {
         match &self.input {
             Value::String(s) => Some(vec![s.clone()]),
-            Value::Array(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect(),
             _ => None,
         }
     }
