@@ -40,6 +40,12 @@ pub enum GatewayError {
     /// Unknown resource.
     #[error("{0}")]
     NotFound(String),
+    /// Body over the configured limit.
+    #[error("{0}")]
+    RequestTooLarge(String),
+    /// A known path called with the wrong method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// Conflicting write.
     #[error("{0}")]
     Conflict(String),
@@ -90,6 +96,8 @@ impl GatewayError {
             Self::ContextLengthExceeded(_) => ErrorCode::ContextLengthExceeded,
             Self::ModelNotFound(_) => ErrorCode::ModelNotFound,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            Self::RequestTooLarge(_) => ErrorCode::RequestTooLarge,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::InsufficientQuota(_) => ErrorCode::InsufficientQuota,
             Self::RateLimited { .. } => ErrorCode::RateLimitExceeded,

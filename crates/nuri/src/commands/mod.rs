@@ -1,0 +1,5 @@
+//! Subcommands.
+
+pub mod admin;
+pub mod migrate;
+pub mod serve;
