@@ -1,0 +1,295 @@
+//! [`InProcessLimiter`]: the default limiter, state in this process only.
+//!
+//! State lives in a fixed number of mutex-guarded shards keyed by subject. An acquire locks the
+//! shards of its subjects in index order (so two acquires can never deadlock), checks every
+//! limit, and only then charges them all: all or nothing. Shards sweep out idle subjects (empty
+//! buckets, nothing in flight) whenever they have doubled in size since the last sweep, so the
+//! cost is amortised O(1); [`InProcessLimiter::evict_idle`] sweeps on demand.
+
+use crate::bucket::Bucket;
+use crate::clock::{Clock, MonotonicClock};
+use crate::error::LimitError;
+use crate::headers::{RateLimitHeaders, Reading};
+use crate::limits::{plan, Dimension, LimitCheck, Limits};
+use crate::permit::{Admission, Denial, Lease, LeaseBackend, LeasedKey, Permit};
+use crate::RateLimiter;
+use async_trait::async_trait;
+use parking_lot::{Mutex, MutexGuard};
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Suggested wait when a concurrency limit refuses: slots free up when requests finish, which
+/// the limiter cannot predict.
+pub const CONCURRENCY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+const SHARDS: usize = 64;
+const MIN_SWEEP_LEN: usize = 256;
+
+/// The state of one subject.
+#[derive(Debug, Clone, Copy, Default)]
+struct SubjectState {
+    requests: Bucket,
+    tokens: Bucket,
+    in_flight: u64,
+    /// From this instant both buckets are empty (the subject can be forgotten if idle).
+    idle_at_ms: u64,
+}
+
+impl SubjectState {
+    fn is_idle(&self, now_ms: u64) -> bool {
+        self.in_flight == 0 && self.idle_at_ms <= now_ms
+    }
+}
+
+#[derive(Debug)]
+struct Shard {
+    subjects: HashMap<String, SubjectState>,
+    sweep_at_len: usize,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Self { subjects: HashMap::new(), sweep_at_len: MIN_SWEEP_LEN }
+    }
+
+    fn sweep(&mut self, now_ms: u64) -> usize {
+        let before = self.subjects.len();
+        self.subjects.retain(|_, s| !s.is_idle(now_ms));
+        self.sweep_at_len = (self.subjects.len() * 2).max(MIN_SWEEP_LEN);
+        before - self.subjects.len()
+    }
+}
+
+struct Shared<C> {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    clock: C,
+}
+
+/// A rate limiter whose state lives in this process (GCRA per subject and limit).
+///
+/// Cheap to clone; clones share state.
+pub struct InProcessLimiter<C: Clock = MonotonicClock> {
+    shared: Arc<Shared<C>>,
+}
+
+impl<C: Clock> Clone for InProcessLimiter<C> {
+    fn clone(&self) -> Self {
+        Self { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl InProcessLimiter<MonotonicClock> {
+    /// A limiter on the real monotonic clock.
+    pub fn new() -> Self {
+        Self::with_clock(MonotonicClock::new())
+    }
+}
+
+impl Default for InProcessLimiter<MonotonicClock> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<C: Clock> InProcessLimiter<C> {
+    /// A limiter reading time from `clock`.
+    pub fn with_clock(clock: C) -> Self {
+        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect();
+        Self { shared: Arc::new(Shared { shards, hasher: RandomState::new(), clock }) }
+    }
+
+    /// Forgets every subject whose buckets are empty and that has nothing in flight; returns how
+    /// many were removed. Optional: shards also sweep themselves as they grow.
+    pub fn evict_idle(&self) -> usize {
+        let now = self.shared.clock.now_ms();
+        self.shared.shards.iter().map(|s| s.lock().sweep(now)).sum()
+    }
+
+    /// How many subjects currently have state.
+    pub fn tracked_subjects(&self) -> usize {
+        self.shared.shards.iter().map(|s| s.lock().subjects.len()).sum()
+    }
+
+    /// The synchronous core of [`RateLimiter::acquire`] (it never waits on I/O).
+    pub fn try_acquire(&self, checks: &[LimitCheck], estimated_tokens: u64) -> Admission {
+        let planned = plan(checks);
+        if planned.is_empty() {
+            return Admission::Granted(Permit::detached(
+                RateLimitHeaders::default(),
+                estimated_tokens,
+            ));
+        }
+        let shared = &self.shared;
+        let shard_of: Vec<usize> = planned.iter().map(|c| shared.shard_index(&c.key)).collect();
+        let mut order = shard_of.clone();
+        order.sort_unstable();
+        order.dedup();
+        // Locked in ascending index order: no two acquires can wait on each other in a cycle.
+        let mut guards: Vec<MutexGuard<'_, Shard>> =
+            order.iter().map(|&i| shared.shards[i].lock()).collect();
+        let slot = |check: usize| order.binary_search(&shard_of[check]).unwrap_or(0);
+        let now = shared.clock.now_ms();
+
+        // Phase 1: check everything, charge nothing.
+        let mut refusal: Option<(usize, Dimension, u64)> = None;
+        for (i, check) in planned.iter().enumerate() {
+            let state =
+                guards[slot(i)].subjects.get(&check.key).copied().unwrap_or_default();
+            for (dimension, result) in evaluate(&state, &check.limits, now, estimated_tokens) {
+                if let Err(retry_ms) = result {
+                    if refusal.is_none_or(|(_, _, worst)| retry_ms > worst) {
+                        refusal = Some((i, dimension, retry_ms));
+                    }
+                }
+            }
+        }
+        if let Some((i, dimension, retry_ms)) = refusal {
+            let mut headers = RateLimitHeaders::default();
+            for (j, check) in planned.iter().enumerate() {
+                let state =
+                    guards[slot(j)].subjects.get(&check.key).copied().unwrap_or_default();
+                offer_readings(&mut headers, &state, &check.limits, now);
+            }
+            return Admission::Denied(Denial::new(
+                &planned[i].key,
+                dimension,
+                Duration::from_millis(retry_ms),
+                headers,
+            ));
+        }
+
+        // Phase 2: charge everything.
+        let mut headers = RateLimitHeaders::default();
+        let mut lease = Lease { keys: Vec::with_capacity(planned.len()), request_id: String::new() };
+        for (i, check) in planned.iter().enumerate() {
+            let shard = &mut guards[slot(i)];
+            let limits = check.limits;
+            let state = match shard.subjects.get_mut(&check.key) {
+                Some(state) => state,
+                None => shard.subjects.entry(check.key.clone()).or_default(),
+            };
+            if let Some(limit) = limits.requests_per_minute {
+                state.requests.consume(now, limit, 1);
+                state.idle_at_ms = state.idle_at_ms.max(state.requests.idle_at_ms(limit));
+            }
+            if let Some(limit) = limits.tokens_per_minute {
+                state.tokens.consume(now, limit, estimated_tokens);
+                state.idle_at_ms = state.idle_at_ms.max(state.tokens.idle_at_ms(limit));
+            }
+            if limits.max_concurrent.is_some() {
+                state.in_flight += 1;
+            }
+            offer_readings(&mut headers, state, &limits, now);
+            lease.keys.push(LeasedKey {
+                key: check.key.clone(),
+                tokens_limit: limits.tokens_per_minute,
+                holds_slot: limits.max_concurrent.is_some(),
+            });
+        }
+        for guard in &mut guards {
+            if guard.subjects.len() >= guard.sweep_at_len {
+                guard.sweep(now);
+            }
+        }
+        drop(guards);
+        let backend: Arc<dyn LeaseBackend> = Arc::clone(&self.shared) as Arc<dyn LeaseBackend>;
+        Admission::Granted(Permit::new(headers, lease, estimated_tokens, Some(backend)))
+    }
+}
+
+/// Checks each configured limit of one subject.
+fn evaluate(
+    state: &SubjectState,
+    limits: &Limits,
+    now: u64,
+    tokens: u64,
+) -> impl Iterator<Item = (Dimension, Result<(), u64>)> {
+    let requests = limits
+        .requests_per_minute
+        .map(|l| (Dimension::RequestsPerMinute, state.requests.check(now, l, 1)));
+    let tokens =
+        limits.tokens_per_minute.map(|l| (Dimension::TokensPerMinute, state.tokens.check(now, l, tokens)));
+    let concurrent = limits.max_concurrent.map(|max| {
+        let result = if state.in_flight < max {
+            Ok(())
+        } else {
+            Err(CONCURRENCY_RETRY_AFTER.as_millis() as u64)
+        };
+        (Dimension::MaxConcurrent, result)
+    });
+    requests.into_iter().chain(tokens).chain(concurrent)
+}
+
+fn offer_readings(headers: &mut RateLimitHeaders, state: &SubjectState, limits: &Limits, now: u64) {
+    if let Some(limit) = limits.requests_per_minute {
+        headers.offer_requests(Reading {
+            limit,
+            remaining: state.requests.remaining(now, limit),
+            reset_ms: state.requests.reset_ms(now, limit),
+        });
+    }
+    if let Some(limit) = limits.tokens_per_minute {
+        headers.offer_tokens(Reading {
+            limit,
+            remaining: state.tokens.remaining(now, limit),
+            reset_ms: state.tokens.reset_ms(now, limit),
+        });
+    }
+}
+
+impl<C: Clock> Shared<C> {
+    fn shard_index(&self, key: &str) -> usize {
+        (self.hasher.hash_one(key) as usize) % self.shards.len()
+    }
+
+    fn release(&self, lease: &Lease) {
+        for leased in lease.keys.iter().filter(|k| k.holds_slot) {
+            let mut shard = self.shards[self.shard_index(&leased.key)].lock();
+            if let Some(state) = shard.subjects.get_mut(&leased.key) {
+                state.in_flight = state.in_flight.saturating_sub(1);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<C: Clock> LeaseBackend for Shared<C> {
+    async fn adjust_tokens(&self, lease: &Lease, delta: i64) -> Result<(), LimitError> {
+        let now = self.clock.now_ms();
+        for leased in &lease.keys {
+            let Some(limit) = leased.tokens_limit else { continue };
+            let mut shard = self.shards[self.shard_index(&leased.key)].lock();
+            let state = match shard.subjects.get_mut(&leased.key) {
+                Some(state) => state,
+                None => shard.subjects.entry(leased.key.clone()).or_default(),
+            };
+            state.tokens.adjust(now, limit, delta);
+            state.idle_at_ms = state.idle_at_ms.max(state.tokens.idle_at_ms(limit));
+        }
+        Ok(())
+    }
+
+    async fn release_now(&self, lease: Lease) {
+        self.release(&lease);
+    }
+
+    fn release_in_background(self: Arc<Self>, lease: Lease) {
+        // In process, releasing is a few uncontended locks: do it right away.
+        self.release(&lease);
+    }
+}
+
+#[async_trait]
+impl<C: Clock> RateLimiter for InProcessLimiter<C> {
+    async fn acquire(
+        &self,
+        checks: &[LimitCheck],
+        estimated_tokens: u64,
+    ) -> Result<Admission, LimitError> {
+        Ok(self.try_acquire(checks, estimated_tokens))
+    }
+}
