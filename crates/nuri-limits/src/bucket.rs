@@ -112,7 +112,10 @@ mod tests {
     impl Model {
         fn new(limit: u64) -> Self {
             let limit = i128::from(limit);
-            Self { available: limit * i128::from(WINDOW_MS), limit }
+            Self {
+                available: limit * i128::from(WINDOW_MS),
+                limit,
+            }
         }
         fn capacity(&self) -> i128 {
             self.limit * i128::from(WINDOW_MS)

@@ -18,7 +18,9 @@ pub struct MonotonicClock {
 impl MonotonicClock {
     /// A clock whose origin is now.
     pub fn new() -> Self {
-        Self { origin: Instant::now() }
+        Self {
+            origin: Instant::now(),
+        }
     }
 }
 
@@ -43,7 +45,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock reading `start_ms`.
     pub fn new(start_ms: u64) -> Self {
-        Self { now: AtomicU64::new(start_ms) }
+        Self {
+            now: AtomicU64::new(start_ms),
+        }
     }
 
     /// Moves the clock forward by `ms` milliseconds.

@@ -37,7 +37,10 @@ impl RateLimitHeaders {
         if let (Some(limit), Some(remaining)) = (self.limit_requests, self.remaining_requests) {
             pairs.push(("x-ratelimit-limit-requests", limit.to_string()));
             pairs.push(("x-ratelimit-remaining-requests", remaining.to_string()));
-            pairs.push(("x-ratelimit-reset-requests", go_duration(self.reset_requests)));
+            pairs.push((
+                "x-ratelimit-reset-requests",
+                go_duration(self.reset_requests),
+            ));
         }
         if let (Some(limit), Some(remaining)) = (self.limit_tokens, self.remaining_tokens) {
             pairs.push(("x-ratelimit-limit-tokens", limit.to_string()));
@@ -87,7 +90,10 @@ pub fn go_duration(d: Duration) -> String {
     let frac_nanos = nanos % 1_000_000_000;
     let hours = total_secs / 3600;
     let minutes = (total_secs % 3600) / 60;
-    let seconds = with_fraction(u128::from(total_secs % 60) * 1_000_000_000 + frac_nanos, 1_000_000_000);
+    let seconds = with_fraction(
+        (total_secs % 60) * 1_000_000_000 + frac_nanos,
+        1_000_000_000,
+    );
     if hours > 0 {
         format!("{hours}h{minutes}m{seconds}s")
     } else if minutes > 0 {
@@ -138,8 +144,16 @@ mod tests {
     fn renders_only_triples_that_have_a_limit() {
         let mut h = RateLimitHeaders::default();
         assert!(h.to_pairs().is_empty());
-        h.offer_requests(Reading { limit: 60, remaining: 59, reset_ms: 1_000 });
-        h.offer_requests(Reading { limit: 600, remaining: 599, reset_ms: 100 });
+        h.offer_requests(Reading {
+            limit: 60,
+            remaining: 59,
+            reset_ms: 1_000,
+        });
+        h.offer_requests(Reading {
+            limit: 600,
+            remaining: 599,
+            reset_ms: 100,
+        });
         assert_eq!(
             h.to_pairs(),
             vec![

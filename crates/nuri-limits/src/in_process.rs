@@ -52,7 +52,10 @@ struct Shard {
 
 impl Shard {
     fn new() -> Self {
-        Self { subjects: HashMap::new(), sweep_at_len: MIN_SWEEP_LEN }
+        Self {
+            subjects: HashMap::new(),
+            sweep_at_len: MIN_SWEEP_LEN,
+        }
     }
 
     fn sweep(&mut self, now_ms: u64) -> usize {
@@ -78,7 +81,9 @@ pub struct InProcessLimiter<C: Clock = MonotonicClock> {
 
 impl<C: Clock> Clone for InProcessLimiter<C> {
     fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared) }
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -99,7 +104,13 @@ impl<C: Clock> InProcessLimiter<C> {
     /// A limiter reading time from `clock`.
     pub fn with_clock(clock: C) -> Self {
         let shards = (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect();
-        Self { shared: Arc::new(Shared { shards, hasher: RandomState::new(), clock }) }
+        Self {
+            shared: Arc::new(Shared {
+                shards,
+                hasher: RandomState::new(),
+                clock,
+            }),
+        }
     }
 
     /// Forgets every subject whose buckets are empty and that has nothing in flight; returns how
@@ -111,7 +122,11 @@ impl<C: Clock> InProcessLimiter<C> {
 
     /// How many subjects currently have state.
     pub fn tracked_subjects(&self) -> usize {
-        self.shared.shards.iter().map(|s| s.lock().subjects.len()).sum()
+        self.shared
+            .shards
+            .iter()
+            .map(|s| s.lock().subjects.len())
+            .sum()
     }
 
     /// The synchronous core of [`RateLimiter::acquire`] (it never waits on I/O).
@@ -137,8 +152,11 @@ impl<C: Clock> InProcessLimiter<C> {
         // Phase 1: check everything, charge nothing.
         let mut refusal: Option<(usize, Dimension, u64)> = None;
         for (i, check) in planned.iter().enumerate() {
-            let state =
-                guards[slot(i)].subjects.get(&check.key).copied().unwrap_or_default();
+            let state = guards[slot(i)]
+                .subjects
+                .get(&check.key)
+                .copied()
+                .unwrap_or_default();
             for (dimension, result) in evaluate(&state, &check.limits, now, estimated_tokens) {
                 if let Err(retry_ms) = result {
                     if refusal.is_none_or(|(_, _, worst)| retry_ms > worst) {
@@ -150,8 +168,11 @@ impl<C: Clock> InProcessLimiter<C> {
         if let Some((i, dimension, retry_ms)) = refusal {
             let mut headers = RateLimitHeaders::default();
             for (j, check) in planned.iter().enumerate() {
-                let state =
-                    guards[slot(j)].subjects.get(&check.key).copied().unwrap_or_default();
+                let state = guards[slot(j)]
+                    .subjects
+                    .get(&check.key)
+                    .copied()
+                    .unwrap_or_default();
                 offer_readings(&mut headers, &state, &check.limits, now);
             }
             return Admission::Denied(Denial::new(
@@ -164,7 +185,10 @@ impl<C: Clock> InProcessLimiter<C> {
 
         // Phase 2: charge everything.
         let mut headers = RateLimitHeaders::default();
-        let mut lease = Lease { keys: Vec::with_capacity(planned.len()), request_id: String::new() };
+        let mut lease = Lease {
+            keys: Vec::with_capacity(planned.len()),
+            request_id: String::new(),
+        };
         for (i, check) in planned.iter().enumerate() {
             let shard = &mut guards[slot(i)];
             let limits = check.limits;
@@ -208,11 +232,18 @@ fn evaluate(
     now: u64,
     tokens: u64,
 ) -> impl Iterator<Item = (Dimension, Result<(), u64>)> {
-    let requests = limits
-        .requests_per_minute
-        .map(|l| (Dimension::RequestsPerMinute, state.requests.check(now, l, 1)));
-    let tokens =
-        limits.tokens_per_minute.map(|l| (Dimension::TokensPerMinute, state.tokens.check(now, l, tokens)));
+    let requests = limits.requests_per_minute.map(|l| {
+        (
+            Dimension::RequestsPerMinute,
+            state.requests.check(now, l, 1),
+        )
+    });
+    let tokens = limits.tokens_per_minute.map(|l| {
+        (
+            Dimension::TokensPerMinute,
+            state.tokens.check(now, l, tokens),
+        )
+    });
     let concurrent = limits.max_concurrent.map(|max| {
         let result = if state.in_flight < max {
             Ok(())
@@ -261,7 +292,9 @@ impl<C: Clock> LeaseBackend for Shared<C> {
     async fn adjust_tokens(&self, lease: &Lease, delta: i64) -> Result<(), LimitError> {
         let now = self.clock.now_ms();
         for leased in &lease.keys {
-            let Some(limit) = leased.tokens_limit else { continue };
+            let Some(limit) = leased.tokens_limit else {
+                continue;
+            };
             let mut shard = self.shards[self.shard_index(&leased.key)].lock();
             let state = match shard.subjects.get_mut(&leased.key) {
                 Some(state) => state,
@@ -291,5 +324,208 @@ impl<C: Clock> RateLimiter for InProcessLimiter<C> {
         estimated_tokens: u64,
     ) -> Result<Admission, LimitError> {
         Ok(self.try_acquire(checks, estimated_tokens))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bucket::WINDOW_MS;
+    use crate::clock::ManualClock;
+    use proptest::prelude::*;
+
+    fn limiter() -> (InProcessLimiter<Arc<ManualClock>>, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(1_000));
+        (InProcessLimiter::with_clock(Arc::clone(&clock)), clock)
+    }
+
+    fn granted(a: Admission) -> Permit {
+        match a {
+            Admission::Granted(p) => p,
+            Admission::Denied(d) => panic!("denied: {d:?}"),
+        }
+    }
+
+    #[test]
+    fn refills_smoothly_at_the_per_minute_rate() {
+        let (limiter, clock) = limiter();
+        let check = [LimitCheck::new(
+            "key:1",
+            Limits {
+                requests_per_minute: Some(6),
+                ..Limits::default()
+            },
+        )];
+        for _ in 0..6 {
+            granted(limiter.try_acquire(&check, 0));
+        }
+        let Admission::Denied(denial) = limiter.try_acquire(&check, 0) else {
+            panic!()
+        };
+        assert_eq!(denial.retry_after, Duration::from_secs(10));
+        clock.advance(9_999);
+        assert!(matches!(
+            limiter.try_acquire(&check, 0),
+            Admission::Denied(_)
+        ));
+        clock.advance(1);
+        let permit = granted(limiter.try_acquire(&check, 0));
+        assert_eq!(permit.headers.remaining_requests, Some(0));
+        assert_eq!(permit.headers.reset_requests, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn idle_subjects_are_evicted_but_busy_ones_kept() {
+        let (limiter, clock) = limiter();
+        let rate = Limits {
+            requests_per_minute: Some(60),
+            ..Limits::default()
+        };
+        let slots = Limits {
+            max_concurrent: Some(1),
+            ..Limits::default()
+        };
+        granted(limiter.try_acquire(&[LimitCheck::new("key:idle", rate)], 0));
+        let busy = granted(limiter.try_acquire(&[LimitCheck::new("key:busy", slots)], 0));
+        assert_eq!(limiter.tracked_subjects(), 2);
+        assert_eq!(limiter.evict_idle(), 0);
+        clock.advance(1_000);
+        assert_eq!(limiter.evict_idle(), 1);
+        assert_eq!(limiter.tracked_subjects(), 1);
+        drop(busy);
+        assert_eq!(limiter.evict_idle(), 1);
+        assert_eq!(limiter.tracked_subjects(), 0);
+    }
+
+    #[test]
+    fn shards_sweep_themselves_as_they_grow() {
+        let (limiter, clock) = limiter();
+        let rate = Limits {
+            requests_per_minute: Some(60_000),
+            ..Limits::default()
+        };
+        for i in 0..(SHARDS * MIN_SWEEP_LEN * 4) {
+            granted(limiter.try_acquire(&[LimitCheck::new(format!("key:{i}"), rate)], 0));
+            clock.advance(1);
+        }
+        assert!(limiter.tracked_subjects() < SHARDS * MIN_SWEEP_LEN * 3);
+    }
+
+    /// A deliberately naive model of the limiter: per subject, a token-bucket balance per
+    /// dimension in i128 and an in-flight count; admission is all or nothing.
+    #[derive(Default)]
+    struct Model {
+        subjects: HashMap<String, (i128, i128, u64, u64)>, // (req avail, tok avail, in flight, last ms)
+    }
+
+    const RPM: u64 = 5;
+    const TPM: u64 = 300;
+    const SLOTS: u64 = 2;
+
+    impl Model {
+        fn entry(&mut self, key: &str, now: u64) -> &mut (i128, i128, u64, u64) {
+            let w = i128::from(WINDOW_MS);
+            let e = self.subjects.entry(key.to_owned()).or_insert((
+                i128::from(RPM) * w,
+                i128::from(TPM) * w,
+                0,
+                now,
+            ));
+            let elapsed = i128::from(now - e.3);
+            e.0 = (e.0 + elapsed * i128::from(RPM)).min(i128::from(RPM) * w);
+            e.1 = (e.1 + elapsed * i128::from(TPM)).min(i128::from(TPM) * w);
+            e.3 = now;
+            e
+        }
+
+        fn acquire(&mut self, keys: &[&str], tokens: u64, now: u64) -> bool {
+            let w = i128::from(WINDOW_MS);
+            let fits = keys.iter().all(|k| {
+                let e = self.entry(k, now);
+                e.0 >= w && e.1 >= i128::from(tokens) * w && e.2 < SLOTS
+            });
+            if fits {
+                for k in keys {
+                    let e = self.entry(k, now);
+                    e.0 -= w;
+                    e.1 -= i128::from(tokens) * w;
+                    e.2 += 1;
+                }
+            }
+            fits
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Advance(u64),
+        Acquire(Vec<usize>, u64),
+        Reconcile(usize, u64),
+        Drop(usize),
+    }
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        prop::collection::vec(
+            prop_oneof![
+                (0u64..20_000).prop_map(Op::Advance),
+                (prop::collection::vec(0usize..3, 1..3), 0u64..200)
+                    .prop_map(|(k, t)| Op::Acquire(k, t)),
+                (0usize..8, 0u64..300).prop_map(|(i, t)| Op::Reconcile(i, t)),
+                (0usize..8).prop_map(Op::Drop),
+            ],
+            1..80,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_the_model(ops in ops()) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let (limiter, clock) = limiter();
+            let mut model = Model::default();
+            let names = ["key:a", "project:b", "org:c"];
+            let limits = Limits { requests_per_minute: Some(RPM), tokens_per_minute: Some(TPM), max_concurrent: Some(SLOTS) };
+            let mut permits: Vec<(Permit, Vec<String>, u64)> = Vec::new();
+            for op in ops {
+                let now = clock.now_ms();
+                match op {
+                    Op::Advance(ms) => clock.advance(ms),
+                    Op::Acquire(mut keys, tokens) => {
+                        keys.sort_unstable();
+                        keys.dedup();
+                        let keys: Vec<&str> = keys.iter().map(|&i| names[i]).collect();
+                        let checks: Vec<_> = keys.iter().map(|k| LimitCheck::new(*k, limits)).collect();
+                        let expected = model.acquire(&keys, tokens, now);
+                        match limiter.try_acquire(&checks, tokens) {
+                            Admission::Granted(p) => {
+                                prop_assert!(expected, "granted, model denies");
+                                permits.push((p, keys.iter().map(|k| k.to_string()).collect(), tokens));
+                            }
+                            Admission::Denied(d) => {
+                                prop_assert!(!expected, "denied ({}), model grants", d.limited_by);
+                                prop_assert!(d.retry_after > Duration::ZERO);
+                            }
+                        }
+                    }
+                    Op::Reconcile(i, actual) if i < permits.len() => {
+                        let (permit, keys, charged) = &mut permits[i];
+                        let delta = i128::from(actual) - i128::from(*charged);
+                        rt.block_on(permit.reconcile(actual)).unwrap();
+                        for k in keys.iter() {
+                            let e = model.entry(k, now);
+                            e.1 = (e.1 - delta * i128::from(WINDOW_MS)).min(i128::from(TPM * WINDOW_MS));
+                        }
+                        *charged = actual;
+                    }
+                    Op::Drop(i) if i < permits.len() => {
+                        let (_, keys, _) = permits.swap_remove(i);
+                        for k in &keys {
+                            model.entry(k, now).2 -= 1;
+                        }
+                    }
+                    Op::Reconcile(..) | Op::Drop(_) => {}
+                }
+            }
+        }
     }
 }

@@ -71,7 +71,10 @@ pub struct LimitCheck {
 impl LimitCheck {
     /// A check of `limits` against `key`.
     pub fn new(key: impl Into<String>, limits: Limits) -> Self {
-        Self { key: key.into(), limits }
+        Self {
+            key: key.into(),
+            limits,
+        }
     }
 }
 
@@ -115,7 +118,10 @@ pub(crate) fn plan(checks: &[LimitCheck]) -> Vec<LimitCheck> {
         let limits = check.limits.clamped();
         match out.iter_mut().find(|c| c.key == check.key) {
             Some(existing) => existing.limits = existing.limits.tightest(limits),
-            None => out.push(LimitCheck { key: check.key.clone(), limits }),
+            None => out.push(LimitCheck {
+                key: check.key.clone(),
+                limits,
+            }),
         }
     }
     out
@@ -127,8 +133,15 @@ mod tests {
 
     #[test]
     fn plan_merges_repeated_keys_and_drops_unlimited() {
-        let a = Limits { requests_per_minute: Some(10), ..Limits::default() };
-        let b = Limits { requests_per_minute: Some(5), tokens_per_minute: Some(7), ..a };
+        let a = Limits {
+            requests_per_minute: Some(10),
+            ..Limits::default()
+        };
+        let b = Limits {
+            requests_per_minute: Some(5),
+            tokens_per_minute: Some(7),
+            ..a
+        };
         let planned = plan(&[
             LimitCheck::new("key:1", a),
             LimitCheck::new("org:1", Limits::default()),

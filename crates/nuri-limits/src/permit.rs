@@ -118,7 +118,12 @@ impl Permit {
         charged_tokens: u64,
         backend: Option<Arc<dyn LeaseBackend>>,
     ) -> Self {
-        Self { headers, lease, charged_tokens, backend }
+        Self {
+            headers,
+            lease,
+            charged_tokens,
+            backend,
+        }
     }
 
     /// A permit that holds nothing (no limits applied, or the limiter failed open).

@@ -22,12 +22,18 @@ struct Harness {
 
 impl Harness {
     fn in_process() -> Self {
-        Self { limiter: Arc::new(InProcessLimiter::new()), redis_prefix: None }
+        Self {
+            limiter: Arc::new(InProcessLimiter::new()),
+            redis_prefix: None,
+        }
     }
 
     fn redis() -> Self {
         let prefix = common::fresh_prefix();
-        Self { limiter: Arc::new(common::redis_limiter(&prefix)), redis_prefix: Some(prefix) }
+        Self {
+            limiter: Arc::new(common::redis_limiter(&prefix)),
+            redis_prefix: Some(prefix),
+        }
     }
 
     async fn cleanup(self) {
@@ -63,15 +69,24 @@ fn subject(kind: &str) -> String {
 }
 
 fn rpm(n: u64) -> Limits {
-    Limits { requests_per_minute: Some(n), ..Limits::default() }
+    Limits {
+        requests_per_minute: Some(n),
+        ..Limits::default()
+    }
 }
 
 fn tpm(n: u64) -> Limits {
-    Limits { tokens_per_minute: Some(n), ..Limits::default() }
+    Limits {
+        tokens_per_minute: Some(n),
+        ..Limits::default()
+    }
 }
 
 fn concurrent(n: u64) -> Limits {
-    Limits { max_concurrent: Some(n), ..Limits::default() }
+    Limits {
+        max_concurrent: Some(n),
+        ..Limits::default()
+    }
 }
 
 async fn requests_per_minute_hold(h: &Harness) {
@@ -102,16 +117,30 @@ async fn tokens_per_minute_hold(h: &Harness) {
     h.grant(&check, 400).await;
     // An estimate above the limit can never fit: a whole window.
     let too_big = [LimitCheck::new(subject("org"), tpm(1_000))];
-    assert_eq!(h.deny(&too_big, 1_001).await.retry_after, Duration::from_secs(60));
+    assert_eq!(
+        h.deny(&too_big, 1_001).await.retry_after,
+        Duration::from_secs(60)
+    );
 }
 
 async fn all_or_nothing(h: &Harness) {
     let (key_a, key_b, org) = (subject("key"), subject("key"), subject("org"));
-    let a_and_org = [LimitCheck::new(&key_a, rpm(10)), LimitCheck::new(&org, rpm(1))];
+    let a_and_org = [
+        LimitCheck::new(&key_a, rpm(10)),
+        LimitCheck::new(&org, rpm(1)),
+    ];
     h.grant(&a_and_org, 0).await;
     let denial = h.deny(&a_and_org, 0).await;
     assert_eq!(denial.key, org);
-    let denial = h.deny(&[LimitCheck::new(&key_b, rpm(10)), LimitCheck::new(&org, rpm(1))], 0).await;
+    let denial = h
+        .deny(
+            &[
+                LimitCheck::new(&key_b, rpm(10)),
+                LimitCheck::new(&org, rpm(1)),
+            ],
+            0,
+        )
+        .await;
     assert_eq!(denial.key, org);
     // The refused requests charged neither key_a nor key_b.
     let permit = h.grant(&[LimitCheck::new(&key_a, rpm(10))], 0).await;
@@ -123,7 +152,13 @@ async fn all_or_nothing(h: &Harness) {
     let _slot = h.grant(&[LimitCheck::new(&busy, concurrent(1))], 0).await;
     let key_c = subject("key");
     let both = [
-        LimitCheck::new(&key_c, Limits { tokens_per_minute: Some(100), ..rpm(10) }),
+        LimitCheck::new(
+            &key_c,
+            Limits {
+                tokens_per_minute: Some(100),
+                ..rpm(10)
+            },
+        ),
         LimitCheck::new(&busy, concurrent(1)),
     ];
     let denial = h.deny(&both, 50).await;
@@ -190,8 +225,20 @@ async fn headers_come_from_the_tightest_limit(h: &Harness) {
     let key = subject("key");
     let project = subject("project");
     let checks = [
-        LimitCheck::new(&key, Limits { requests_per_minute: Some(60), ..tpm(1_000) }),
-        LimitCheck::new(&project, Limits { tokens_per_minute: Some(100_000), ..rpm(10) }),
+        LimitCheck::new(
+            &key,
+            Limits {
+                requests_per_minute: Some(60),
+                ..tpm(1_000)
+            },
+        ),
+        LimitCheck::new(
+            &project,
+            Limits {
+                tokens_per_minute: Some(100_000),
+                ..rpm(10)
+            },
+        ),
     ];
     let permit = h.grant(&checks, 100).await;
     let headers = permit.headers;
@@ -202,10 +249,18 @@ async fn headers_come_from_the_tightest_limit(h: &Harness) {
     assert_eq!(headers.remaining_tokens, Some(900));
     assert_eq!(headers.reset_tokens, Duration::from_secs(6));
     let pairs = headers.to_pairs();
-    assert!(pairs.contains(&("x-ratelimit-reset-requests", "6s".to_owned())), "{pairs:?}");
-    assert!(pairs.contains(&("x-ratelimit-remaining-tokens", "900".to_owned())), "{pairs:?}");
+    assert!(
+        pairs.contains(&("x-ratelimit-reset-requests", "6s".to_owned())),
+        "{pairs:?}"
+    );
+    assert!(
+        pairs.contains(&("x-ratelimit-remaining-tokens", "900".to_owned())),
+        "{pairs:?}"
+    );
     // No limits at all: granted, nothing to report.
-    let free = h.grant(&[LimitCheck::new(subject("key"), Limits::default())], 10).await;
+    let free = h
+        .grant(&[LimitCheck::new(subject("key"), Limits::default())], 10)
+        .await;
     assert!(free.headers.to_pairs().is_empty());
 }
 
@@ -217,7 +272,10 @@ async fn retry_after_is_sensible(h: &Harness) {
     }
     let denial = h.deny(&check, 0).await;
     assert!(denial.retry_after > Duration::ZERO);
-    assert!(denial.retry_after <= Duration::from_millis(500), "{denial:?}");
+    assert!(
+        denial.retry_after <= Duration::from_millis(500),
+        "{denial:?}"
+    );
     assert!(denial.headers.reset_requests <= Duration::from_secs(60));
     tokio::time::sleep(denial.retry_after + Duration::from_millis(30)).await;
     h.grant(&check, 0).await;

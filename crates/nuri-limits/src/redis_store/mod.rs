@@ -13,10 +13,10 @@
 mod script;
 
 use crate::error::LimitError;
+use crate::headers::RateLimitHeaders;
 use crate::limits::{plan, LimitCheck};
 use crate::permit::{Admission, Denial, Lease, LeaseBackend, Permit};
 use crate::RateLimiter;
-use crate::headers::RateLimitHeaders;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
@@ -162,7 +162,10 @@ impl RedisLimiter {
         let planned = plan(checks);
         if planned.is_empty() {
             let headers = RateLimitHeaders::default();
-            return Ok(Admission::Granted(Permit::detached(headers, estimated_tokens)));
+            return Ok(Admission::Granted(Permit::detached(
+                headers,
+                estimated_tokens,
+            )));
         }
         let shared = &self.shared;
         let keys = bucket_keys(&shared.config.key_prefix, &planned);
@@ -179,7 +182,10 @@ impl RedisLimiter {
             .arg(millis(shared.config.slot_ttl))
             .arg(millis(shared.config.concurrency_retry_after));
         for key in &keys {
-            invocation.key(&key.redis_key).arg(kind(key.dimension)).arg(key.limit);
+            invocation
+                .key(&key.redis_key)
+                .arg(kind(key.dimension))
+                .arg(key.limit);
         }
         let reply: Result<Vec<i64>, String> = shared
             .with_timeout(async {
@@ -187,16 +193,24 @@ impl RedisLimiter {
                 invocation.invoke_async(&mut conn).await
             })
             .await;
-        let outcome = reply.and_then(|r| {
-            decode(&r, &keys).ok_or_else(|| format!("malformed script reply {r:?}"))
-        });
+        let outcome = reply
+            .and_then(|r| decode(&r, &keys).ok_or_else(|| format!("malformed script reply {r:?}")));
         match outcome {
             Ok(Outcome::Granted { headers }) => {
                 let backend: Arc<dyn LeaseBackend> = Arc::clone(&self.shared) as _;
                 let lease = lease(&planned, request_id);
-                Ok(Admission::Granted(Permit::new(headers, lease, estimated_tokens, Some(backend))))
+                Ok(Admission::Granted(Permit::new(
+                    headers,
+                    lease,
+                    estimated_tokens,
+                    Some(backend),
+                )))
             }
-            Ok(Outcome::Denied { bucket, retry_after, headers }) => {
+            Ok(Outcome::Denied {
+                bucket,
+                retry_after,
+                headers,
+            }) => {
                 let key = &keys[bucket];
                 Ok(Admission::Denied(Denial::new(
                     &planned[key.check].key,
@@ -206,7 +220,10 @@ impl RedisLimiter {
                 )))
             }
             Err(reason) => {
-                self.shared.counters.unavailable.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .unavailable
+                    .fetch_add(1, Ordering::Relaxed);
                 match shared.config.failure_mode {
                     FailureMode::FailClosed => {
                         tracing::error!(%reason, "rate limit store unavailable; refusing (fail closed)");
@@ -216,7 +233,10 @@ impl RedisLimiter {
                         shared.counters.fail_open.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(%reason, "rate limit store unavailable; admitting unchecked (fail open)");
                         let headers = optimistic_headers(&planned);
-                        Ok(Admission::Granted(Permit::detached(headers, estimated_tokens)))
+                        Ok(Admission::Granted(Permit::detached(
+                            headers,
+                            estimated_tokens,
+                        )))
                     }
                 }
             }
@@ -255,7 +275,10 @@ impl Shared {
     }
 
     fn unavailable(&self, reason: String) -> LimitError {
-        LimitError::Unavailable { reason, retry_after: self.config.unavailable_retry_after }
+        LimitError::Unavailable {
+            reason,
+            retry_after: self.config.unavailable_retry_after,
+        }
     }
 
     async fn release(&self, lease: &Lease) {
@@ -275,7 +298,9 @@ impl Shared {
             })
             .await;
         if let Err(reason) = result {
-            self.counters.release_failures.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .release_failures
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%reason, "could not free concurrency slots; they expire after the slot ttl");
         }
     }
@@ -322,11 +347,16 @@ impl LeaseBackend for Shared {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 let shared = Arc::clone(&self);
-                self.tracker.spawn_on(async move { shared.release(&lease).await }, &handle);
+                self.tracker
+                    .spawn_on(async move { shared.release(&lease).await }, &handle);
             }
             Err(_) => {
-                self.counters.release_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("permit dropped outside a runtime; its slots expire after the slot ttl");
+                self.counters
+                    .release_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "permit dropped outside a runtime; its slots expire after the slot ttl"
+                );
             }
         }
     }

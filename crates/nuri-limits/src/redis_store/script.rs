@@ -42,7 +42,12 @@ pub(crate) fn bucket_keys(prefix: &str, planned: &[LimitCheck]) -> Vec<BucketKey
         for (dimension, limit) in dims {
             if let Some(limit) = limit {
                 let redis_key = redis_key(prefix, &c.key, dimension);
-                keys.push(BucketKey { check, dimension, limit, redis_key });
+                keys.push(BucketKey {
+                    check,
+                    dimension,
+                    limit,
+                    redis_key,
+                });
             }
         }
     }
@@ -61,8 +66,14 @@ pub(crate) fn kind(dimension: Dimension) -> &'static str {
 /// The acquire script's answer, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    Granted { headers: RateLimitHeaders },
-    Denied { bucket: usize, retry_after: Duration, headers: RateLimitHeaders },
+    Granted {
+        headers: RateLimitHeaders,
+    },
+    Denied {
+        bucket: usize,
+        retry_after: Duration,
+        headers: RateLimitHeaders,
+    },
 }
 
 /// Decodes the acquire script's reply; `None` when it does not have the documented shape.
@@ -74,7 +85,11 @@ pub(crate) fn decode(reply: &[i64], keys: &[BucketKey]) -> Option<Outcome> {
     for (i, key) in keys.iter().enumerate() {
         let remaining = u64::try_from(reply[3 + 2 * i]).ok()?;
         let reset_ms = u64::try_from(reply[4 + 2 * i]).ok()?;
-        let reading = Reading { limit: key.limit, remaining, reset_ms };
+        let reading = Reading {
+            limit: key.limit,
+            remaining,
+            reset_ms,
+        };
         match key.dimension {
             Dimension::RequestsPerMinute => headers.offer_requests(reading),
             Dimension::TokensPerMinute => headers.offer_tokens(reading),
@@ -89,7 +104,11 @@ pub(crate) fn decode(reply: &[i64], keys: &[BucketKey]) -> Option<Outcome> {
                 return None;
             }
             let retry_after = Duration::from_millis(u64::try_from(reply[2]).ok()?);
-            Some(Outcome::Denied { bucket, retry_after, headers })
+            Some(Outcome::Denied {
+                bucket,
+                retry_after,
+                headers,
+            })
         }
         _ => None,
     }
@@ -114,10 +133,18 @@ pub(crate) fn optimistic_headers(planned: &[LimitCheck]) -> RateLimitHeaders {
     let mut headers = RateLimitHeaders::default();
     for c in planned {
         if let Some(limit) = c.limits.requests_per_minute {
-            headers.offer_requests(Reading { limit, remaining: limit, reset_ms: 0 });
+            headers.offer_requests(Reading {
+                limit,
+                remaining: limit,
+                reset_ms: 0,
+            });
         }
         if let Some(limit) = c.limits.tokens_per_minute {
-            headers.offer_tokens(Reading { limit, remaining: limit, reset_ms: 0 });
+            headers.offer_tokens(Reading {
+                limit,
+                remaining: limit,
+                reset_ms: 0,
+            });
         }
     }
     headers
@@ -132,11 +159,18 @@ mod tests {
         vec![
             LimitCheck::new(
                 "key:1",
-                Limits { requests_per_minute: Some(10), max_concurrent: Some(2), ..Limits::default() },
+                Limits {
+                    requests_per_minute: Some(10),
+                    max_concurrent: Some(2),
+                    ..Limits::default()
+                },
             ),
             LimitCheck::new(
                 "org:1",
-                Limits { tokens_per_minute: Some(1000), ..Limits::default() },
+                Limits {
+                    tokens_per_minute: Some(1000),
+                    ..Limits::default()
+                },
             ),
         ]
     }
@@ -152,13 +186,22 @@ mod tests {
     fn decodes_grants_and_denials() {
         let keys = bucket_keys("p:", &planned());
         let granted = decode(&[1, 0, 0, 9, 6000, 1, 0, 500, 30000], &keys);
-        let Some(Outcome::Granted { headers }) = granted else { panic!("{granted:?}") };
+        let Some(Outcome::Granted { headers }) = granted else {
+            panic!("{granted:?}")
+        };
         assert_eq!(headers.remaining_requests, Some(9));
         assert_eq!(headers.remaining_tokens, Some(500));
         assert_eq!(headers.reset_tokens, Duration::from_secs(30));
 
         let denied = decode(&[0, 3, 250, 9, 6000, 1, 0, 0, 60000], &keys);
-        let Some(Outcome::Denied { bucket, retry_after, .. }) = denied else { panic!() };
+        let Some(Outcome::Denied {
+            bucket,
+            retry_after,
+            ..
+        }) = denied
+        else {
+            panic!()
+        };
         assert_eq!((bucket, retry_after), (2, Duration::from_millis(250)));
     }
 
