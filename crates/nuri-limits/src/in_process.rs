@@ -139,7 +139,7 @@ impl<C: Clock> InProcessLimiter<C> {
             ));
         }
         let shared = &self.shared;
-        let shard_of: Vec<usize> = planned.iter().map(|c| shared.shard_index(&c.key)).collect();
+        let shard_of: Vec<usize> = planned.iter().map(|c| shared.shard_index(c.key)).collect();
         let mut order = shard_of.clone();
         order.sort_unstable();
         order.dedup();
@@ -154,7 +154,7 @@ impl<C: Clock> InProcessLimiter<C> {
         for (i, check) in planned.iter().enumerate() {
             let state = guards[slot(i)]
                 .subjects
-                .get(&check.key)
+                .get(check.key)
                 .copied()
                 .unwrap_or_default();
             for (dimension, result) in evaluate(&state, &check.limits, now, estimated_tokens) {
@@ -170,13 +170,13 @@ impl<C: Clock> InProcessLimiter<C> {
             for (j, check) in planned.iter().enumerate() {
                 let state = guards[slot(j)]
                     .subjects
-                    .get(&check.key)
+                    .get(check.key)
                     .copied()
                     .unwrap_or_default();
                 offer_readings(&mut headers, &state, &check.limits, now);
             }
             return Admission::Denied(Denial::new(
-                &planned[i].key,
+                planned[i].key,
                 dimension,
                 Duration::from_millis(retry_ms),
                 headers,
@@ -186,15 +186,15 @@ impl<C: Clock> InProcessLimiter<C> {
         // Phase 2: charge everything.
         let mut headers = RateLimitHeaders::default();
         let mut lease = Lease {
-            keys: Vec::with_capacity(planned.len()),
+            keys: Vec::new(),
             request_id: String::new(),
         };
         for (i, check) in planned.iter().enumerate() {
             let shard = &mut guards[slot(i)];
             let limits = check.limits;
-            let state = match shard.subjects.get_mut(&check.key) {
+            let state = match shard.subjects.get_mut(check.key) {
                 Some(state) => state,
-                None => shard.subjects.entry(check.key.clone()).or_default(),
+                None => shard.subjects.entry(check.key.to_owned()).or_default(),
             };
             if let Some(limit) = limits.requests_per_minute {
                 state.requests.consume(now, limit, 1);
@@ -208,11 +208,14 @@ impl<C: Clock> InProcessLimiter<C> {
                 state.in_flight += 1;
             }
             offer_readings(&mut headers, state, &limits, now);
-            lease.keys.push(LeasedKey {
-                key: check.key.clone(),
-                tokens_limit: limits.tokens_per_minute,
-                holds_slot: limits.max_concurrent.is_some(),
-            });
+            // Only subjects a permit must come back to are remembered.
+            if limits.tokens_per_minute.is_some() || limits.max_concurrent.is_some() {
+                lease.keys.push(LeasedKey {
+                    key: check.key.to_owned(),
+                    tokens_limit: limits.tokens_per_minute,
+                    holds_slot: limits.max_concurrent.is_some(),
+                });
+            }
         }
         for guard in &mut guards {
             if guard.subjects.len() >= guard.sweep_at_len {

@@ -106,11 +106,18 @@ impl fmt::Display for Dimension {
     }
 }
 
+/// A subject after normalisation, borrowing its key from the caller's check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Planned<'a> {
+    pub key: &'a str,
+    pub limits: Limits,
+}
+
 /// Normalises checks: drops subjects without limits, merges repeated keys (tightest limits win,
 /// so one subject is never charged twice), and clamps limits to [`MAX_LIMIT`]. Order of first
 /// appearance is kept.
-pub(crate) fn plan(checks: &[LimitCheck]) -> Vec<LimitCheck> {
-    let mut out: Vec<LimitCheck> = Vec::with_capacity(checks.len());
+pub(crate) fn plan(checks: &[LimitCheck]) -> Vec<Planned<'_>> {
+    let mut out: Vec<Planned<'_>> = Vec::with_capacity(checks.len());
     for check in checks {
         if check.limits.is_unlimited() {
             continue;
@@ -118,8 +125,8 @@ pub(crate) fn plan(checks: &[LimitCheck]) -> Vec<LimitCheck> {
         let limits = check.limits.clamped();
         match out.iter_mut().find(|c| c.key == check.key) {
             Some(existing) => existing.limits = existing.limits.tightest(limits),
-            None => out.push(LimitCheck {
-                key: check.key.clone(),
+            None => out.push(Planned {
+                key: &check.key,
                 limits,
             }),
         }
@@ -142,12 +149,19 @@ mod tests {
             tokens_per_minute: Some(7),
             ..a
         };
-        let planned = plan(&[
+        let checks = [
             LimitCheck::new("key:1", a),
             LimitCheck::new("org:1", Limits::default()),
             LimitCheck::new("key:1", b),
-        ]);
-        assert_eq!(planned, vec![LimitCheck::new("key:1", b)]);
+        ];
+        let planned = plan(&checks);
+        assert_eq!(
+            planned,
+            vec![Planned {
+                key: "key:1",
+                limits: b
+            }]
+        );
     }
 
     #[test]

@@ -213,7 +213,7 @@ impl RedisLimiter {
             }) => {
                 let key = &keys[bucket];
                 Ok(Admission::Denied(Denial::new(
-                    &planned[key.check].key,
+                    planned[key.check].key,
                     key.dimension,
                     retry_after,
                     headers,

@@ -1,7 +1,7 @@
 //! The Redis scripts and the pure translation between checks and script arguments/replies.
 
 use crate::headers::{RateLimitHeaders, Reading};
-use crate::limits::{Dimension, LimitCheck};
+use crate::limits::{Dimension, Planned};
 use crate::permit::{Lease, LeasedKey};
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub(crate) fn redis_key(prefix: &str, subject: &str, dimension: Dimension) -> St
 }
 
 /// The buckets of the planned checks, in script order.
-pub(crate) fn bucket_keys(prefix: &str, planned: &[LimitCheck]) -> Vec<BucketKey> {
+pub(crate) fn bucket_keys(prefix: &str, planned: &[Planned<'_>]) -> Vec<BucketKey> {
     let mut keys = Vec::with_capacity(planned.len() * 3);
     for (check, c) in planned.iter().enumerate() {
         let dims = [
@@ -41,7 +41,7 @@ pub(crate) fn bucket_keys(prefix: &str, planned: &[LimitCheck]) -> Vec<BucketKey
         ];
         for (dimension, limit) in dims {
             if let Some(limit) = limit {
-                let redis_key = redis_key(prefix, &c.key, dimension);
+                let redis_key = redis_key(prefix, c.key, dimension);
                 keys.push(BucketKey {
                     check,
                     dimension,
@@ -115,11 +115,11 @@ pub(crate) fn decode(reply: &[i64], keys: &[BucketKey]) -> Option<Outcome> {
 }
 
 /// What a granted request holds, per subject.
-pub(crate) fn lease(planned: &[LimitCheck], request_id: String) -> Lease {
+pub(crate) fn lease(planned: &[Planned<'_>], request_id: String) -> Lease {
     let keys = planned
         .iter()
         .map(|c| LeasedKey {
-            key: c.key.clone(),
+            key: c.key.to_owned(),
             tokens_limit: c.limits.tokens_per_minute,
             holds_slot: c.limits.max_concurrent.is_some(),
         })
@@ -129,7 +129,7 @@ pub(crate) fn lease(planned: &[LimitCheck], request_id: String) -> Lease {
 
 /// Headers when Redis could not be asked and the limiter fails open: the configured limits,
 /// with nothing known to be used.
-pub(crate) fn optimistic_headers(planned: &[LimitCheck]) -> RateLimitHeaders {
+pub(crate) fn optimistic_headers(planned: &[Planned<'_>]) -> RateLimitHeaders {
     let mut headers = RateLimitHeaders::default();
     for c in planned {
         if let Some(limit) = c.limits.requests_per_minute {
@@ -155,9 +155,15 @@ mod tests {
     use super::*;
     use crate::limits::Limits;
 
-    fn planned() -> Vec<LimitCheck> {
+    impl Planned<'static> {
+        fn new(key: &'static str, limits: Limits) -> Self {
+            Planned { key, limits }
+        }
+    }
+
+    fn planned() -> Vec<Planned<'static>> {
         vec![
-            LimitCheck::new(
+            Planned::new(
                 "key:1",
                 Limits {
                     requests_per_minute: Some(10),
@@ -165,7 +171,7 @@ mod tests {
                     ..Limits::default()
                 },
             ),
-            LimitCheck::new(
+            Planned::new(
                 "org:1",
                 Limits {
                     tokens_per_minute: Some(1000),
