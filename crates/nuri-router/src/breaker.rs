@@ -112,8 +112,15 @@ pub struct BreakerOpen {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Closed,
-    Open { until: Instant },
-    HalfOpen { probes_out: u32 },
+    Open {
+        until: Instant,
+    },
+    /// `since`: when this half-open period began; probes that never report back are given up
+    /// on after a cool-down, so a lost [`Attempt`] cannot wedge the breaker.
+    HalfOpen {
+        probes_out: u32,
+        since: Instant,
+    },
 }
 
 /// A circuit breaker for one route. Not synchronised: the router keeps it behind a lock.
@@ -157,7 +164,9 @@ impl CircuitBreaker {
         match self.state {
             State::Closed => true,
             State::Open { until } => now >= until,
-            State::HalfOpen { probes_out } => probes_out < self.config.half_open_probes,
+            State::HalfOpen { probes_out, since } => {
+                probes_out < self.config.half_open_probes || self.probes_lost(since, now)
+            }
         }
     }
 
@@ -169,14 +178,26 @@ impl CircuitBreaker {
                     retry_after: until - now,
                 });
             }
-            self.transition(State::HalfOpen { probes_out: 0 });
+            self.transition(State::HalfOpen {
+                probes_out: 0,
+                since: now,
+            });
+        }
+        if let State::HalfOpen { since, .. } = self.state {
+            if self.probes_lost(since, now) {
+                // Every probe is out and none reported within a cool-down: start over.
+                self.transition(State::HalfOpen {
+                    probes_out: 0,
+                    since: now,
+                });
+            }
         }
         match &mut self.state {
             State::Closed => Ok(Attempt {
                 generation: self.generation,
                 probe: false,
             }),
-            State::HalfOpen { probes_out } if *probes_out < self.config.half_open_probes => {
+            State::HalfOpen { probes_out, .. } if *probes_out < self.config.half_open_probes => {
                 *probes_out += 1;
                 Ok(Attempt {
                     generation: self.generation,
@@ -209,12 +230,13 @@ impl CircuitBreaker {
                     }
                 }
             },
-            State::HalfOpen { probes_out } => match outcome {
+            State::HalfOpen { probes_out, since } => match outcome {
                 Outcome::Success => self.transition(State::Closed),
                 Outcome::Failure => self.trip(now),
                 Outcome::Neutral => {
                     self.state = State::HalfOpen {
                         probes_out: probes_out.saturating_sub(1),
+                        since,
                     };
                 }
             },
@@ -231,6 +253,11 @@ impl CircuitBreaker {
         let total = ok + failed;
         total >= u64::from(self.config.min_requests.max(1))
             && failed as f64 >= self.config.error_ratio * total as f64
+    }
+
+    fn probes_lost(&self, since: Instant, now: Instant) -> bool {
+        matches!(self.state, State::HalfOpen { probes_out, .. } if probes_out >= self.config.half_open_probes)
+            && now >= since + self.config.cool_down
     }
 
     fn trip(&mut self, now: Instant) {
@@ -352,6 +379,28 @@ mod tests {
     }
 
     #[test]
+    fn lost_probes_are_given_up_after_a_cool_down() {
+        let t0 = Instant::now();
+        let mut b = CircuitBreaker::new(config(), t0).unwrap();
+        for _ in 0..3 {
+            run(&mut b, t0, Outcome::Failure);
+        }
+        let t1 = t0 + ms(5_000);
+        let lost = [b.try_acquire(t1).unwrap(), b.try_acquire(t1).unwrap()];
+        assert!(!b.is_available(t1 + ms(4_999)));
+        assert!(b.try_acquire(t1 + ms(4_999)).is_err());
+        let t2 = t1 + ms(5_000);
+        assert!(b.is_available(t2));
+        let probe = b.try_acquire(t2).unwrap();
+        for attempt in lost {
+            b.record(t2, attempt, Outcome::Failure); // too late: ignored
+        }
+        assert_eq!(b.state(t2), BreakerState::HalfOpen);
+        b.record(t2, probe, Outcome::Success);
+        assert_eq!(b.state(t2), BreakerState::Closed);
+    }
+
+    #[test]
     fn a_failed_probe_reopens_for_another_cool_down() {
         let t0 = Instant::now();
         let mut b = CircuitBreaker::new(config(), t0).unwrap();
@@ -432,13 +481,13 @@ mod tests {
                     Op::Acquire => {
                         let state = b.state(now);
                         let available = b.is_available(now);
-                        let probes_before = out.iter().filter(|a| a.probe && a.generation == b.generation).count();
                         match b.try_acquire(now) {
                             Ok(a) => {
                                 prop_assert!(available);
                                 prop_assert_ne!(state, BreakerState::Open);
                                 if a.is_probe() {
-                                    prop_assert!(probes_before < cfg.half_open_probes as usize);
+                                    let out_now = out.iter().filter(|x| x.probe && x.generation == a.generation).count();
+                                    prop_assert!(out_now < cfg.half_open_probes as usize);
                                 }
                                 out.push(a);
                             }

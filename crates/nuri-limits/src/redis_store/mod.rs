@@ -309,8 +309,10 @@ impl Shared {
 #[async_trait]
 impl LeaseBackend for Shared {
     async fn adjust_tokens(&self, lease: &Lease, delta: i64) -> Result<(), LimitError> {
+        // Keep delta × 60 000 exact in Lua's doubles (see MAX_LIMIT).
+        let max = i64::try_from(crate::limits::MAX_LIMIT).unwrap_or(i64::MAX);
         let mut invocation = self.reconcile.prepare_invoke();
-        invocation.arg(delta);
+        invocation.arg(delta.clamp(-max, max));
         let mut any = false;
         for leased in &lease.keys {
             if let Some(limit) = leased.tokens_limit {
