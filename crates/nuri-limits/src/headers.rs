@@ -69,6 +69,13 @@ impl RateLimitHeaders {
     }
 }
 
+/// The value of a `retry-after` header for a wait: whole seconds, rounded up, at least 1 (HTTP's
+/// delay-seconds form has no fractions, and `0` invites an immediate retry storm).
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
+}
+
 /// Formats a duration the way Go's `time.Duration.String` does, which is what OpenAI's reset
 /// headers use: `0s`, `250ns`, `1.5µs`, `12ms`, `1s`, `1.5s`, `6m0s`, `1h2m3s`.
 pub fn go_duration(d: Duration) -> String {
@@ -138,6 +145,14 @@ mod tests {
         for (d, want) in cases {
             assert_eq!(go_duration(d), want, "{d:?}");
         }
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_seconds(Duration::ZERO), 1);
+        assert_eq!(retry_after_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_seconds(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_seconds(Duration::from_millis(2_001)), 3);
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod redis_store;
 pub use bucket::WINDOW_MS;
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use error::LimitError;
-pub use headers::{go_duration, RateLimitHeaders};
+pub use headers::{go_duration, retry_after_seconds, RateLimitHeaders};
 pub use in_process::{InProcessLimiter, CONCURRENCY_RETRY_AFTER};
 pub use limits::{Dimension, LimitCheck, Limits, MAX_LIMIT};
 pub use permit::{Admission, Denial, Permit};
