@@ -9,13 +9,13 @@
 use crate::bucket::Bucket;
 use crate::clock::{Clock, MonotonicClock};
 use crate::error::LimitError;
+use crate::fasthash::FxBuildHasher;
 use crate::headers::{RateLimitHeaders, Reading};
 use crate::limits::{plan, Dimension, LimitCheck, Limits};
 use crate::permit::{Admission, Denial, Lease, LeaseBackend, LeasedKey, Permit};
 use crate::RateLimiter;
 use async_trait::async_trait;
 use parking_lot::{Mutex, MutexGuard};
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -46,14 +46,14 @@ impl SubjectState {
 
 #[derive(Debug)]
 struct Shard {
-    subjects: HashMap<String, SubjectState>,
+    subjects: HashMap<String, SubjectState, FxBuildHasher>,
     sweep_at_len: usize,
 }
 
 impl Shard {
-    fn new() -> Self {
+    fn new(hasher: FxBuildHasher) -> Self {
         Self {
-            subjects: HashMap::new(),
+            subjects: HashMap::with_hasher(hasher),
             sweep_at_len: MIN_SWEEP_LEN,
         }
     }
@@ -68,7 +68,7 @@ impl Shard {
 
 struct Shared<C> {
     shards: Box<[Mutex<Shard>]>,
-    hasher: RandomState,
+    hasher: FxBuildHasher,
     clock: C,
 }
 
@@ -103,11 +103,14 @@ impl Default for InProcessLimiter<MonotonicClock> {
 impl<C: Clock> InProcessLimiter<C> {
     /// A limiter reading time from `clock`.
     pub fn with_clock(clock: C) -> Self {
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect();
+        let hasher = FxBuildHasher::random();
+        let shards = (0..SHARDS)
+            .map(|_| Mutex::new(Shard::new(hasher)))
+            .collect();
         Self {
             shared: Arc::new(Shared {
                 shards,
-                hasher: RandomState::new(),
+                hasher,
                 clock,
             }),
         }
@@ -277,7 +280,12 @@ fn offer_readings(headers: &mut RateLimitHeaders, state: &SubjectState, limits: 
 
 impl<C: Clock> Shared<C> {
     fn shard_index(&self, key: &str) -> usize {
-        (self.hasher.hash_one(key) as usize) % self.shards.len()
+        // Top bits of a re-mixed hash: the maps inside a shard use the plain hash's bits.
+        let mixed = self
+            .hasher
+            .hash_one(key)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> 32) as usize % self.shards.len()
     }
 
     fn release(&self, lease: &Lease) {

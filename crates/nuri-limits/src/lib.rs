@@ -16,6 +16,7 @@
 mod bucket;
 mod clock;
 mod error;
+mod fasthash;
 mod headers;
 mod in_process;
 mod limits;
