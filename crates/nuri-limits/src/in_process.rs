@@ -25,6 +25,7 @@ use std::time::Duration;
 /// the limiter cannot predict.
 pub const CONCURRENCY_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// At most 64, so an acquire's shards fit in a `u64` bit set.
 const SHARDS: usize = 64;
 const MIN_SWEEP_LEN: usize = 256;
 
@@ -46,7 +47,7 @@ impl SubjectState {
 
 #[derive(Debug)]
 struct Shard {
-    subjects: HashMap<String, SubjectState, FxBuildHasher>,
+    subjects: HashMap<Arc<str>, SubjectState, FxBuildHasher>,
     sweep_at_len: usize,
 }
 
@@ -142,14 +143,22 @@ impl<C: Clock> InProcessLimiter<C> {
             ));
         }
         let shared = &self.shared;
-        let shard_of: Vec<usize> = planned.iter().map(|c| shared.shard_index(c.key)).collect();
-        let mut order = shard_of.clone();
-        order.sort_unstable();
-        order.dedup();
-        // Locked in ascending index order: no two acquires can wait on each other in a cycle.
-        let mut guards: Vec<MutexGuard<'_, Shard>> =
-            order.iter().map(|&i| shared.shards[i].lock()).collect();
-        let slot = |check: usize| order.binary_search(&shard_of[check]).unwrap_or(0);
+        // The shards involved, as a bit set; locked in ascending index order so that no two
+        // acquires can wait on each other in a cycle.
+        let mask = planned
+            .iter()
+            .fold(0u64, |m, c| m | 1 << shared.shard_index(c.key));
+        let mut guards: Vec<MutexGuard<'_, Shard>> = Vec::with_capacity(mask.count_ones() as usize);
+        for index in 0..SHARDS {
+            if mask & (1 << index) != 0 {
+                guards.push(shared.shards[index].lock());
+            }
+        }
+        // Position of a subject's shard guard: the number of involved shards below it.
+        let slot = |check: usize| {
+            let index = shared.shard_index(planned[check].key);
+            (mask & ((1u64 << index) - 1)).count_ones() as usize
+        };
         let now = shared.clock.now_ms();
 
         // Phase 1: check everything, charge nothing.
@@ -195,9 +204,18 @@ impl<C: Clock> InProcessLimiter<C> {
         for (i, check) in planned.iter().enumerate() {
             let shard = &mut guards[slot(i)];
             let limits = check.limits;
-            let state = match shard.subjects.get_mut(check.key) {
-                Some(state) => state,
-                None => shard.subjects.entry(check.key.to_owned()).or_default(),
+            let name = match shard.subjects.get_key_value(check.key) {
+                Some((name, _)) => Arc::clone(name),
+                None => {
+                    let name: Arc<str> = Arc::from(check.key);
+                    shard
+                        .subjects
+                        .insert(Arc::clone(&name), SubjectState::default());
+                    name
+                }
+            };
+            let Some(state) = shard.subjects.get_mut(check.key) else {
+                continue; // just inserted under the lock we hold: cannot happen
             };
             if let Some(limit) = limits.requests_per_minute {
                 state.requests.consume(now, limit, 1);
@@ -214,7 +232,7 @@ impl<C: Clock> InProcessLimiter<C> {
             // Only subjects a permit must come back to are remembered.
             if limits.tokens_per_minute.is_some() || limits.max_concurrent.is_some() {
                 lease.keys.push(LeasedKey {
-                    key: check.key.to_owned(),
+                    key: name,
                     tokens_limit: limits.tokens_per_minute,
                     holds_slot: limits.max_concurrent.is_some(),
                 });
@@ -307,10 +325,7 @@ impl<C: Clock> LeaseBackend for Shared<C> {
                 continue;
             };
             let mut shard = self.shards[self.shard_index(&leased.key)].lock();
-            let state = match shard.subjects.get_mut(&leased.key) {
-                Some(state) => state,
-                None => shard.subjects.entry(leased.key.clone()).or_default(),
-            };
+            let state = shard.subjects.entry(Arc::clone(&leased.key)).or_default();
             state.tokens.adjust(now, limit, delta);
             state.idle_at_ms = state.idle_at_ms.max(state.tokens.idle_at_ms(limit));
         }

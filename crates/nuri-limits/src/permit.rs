@@ -53,8 +53,8 @@ impl Denial {
 /// What one subject of a permit holds.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LeasedKey {
-    /// The subject key.
-    pub key: String,
+    /// The subject key (shared with the in-process limiter's map, so leasing it is free).
+    pub key: Arc<str>,
     /// The tokens-per-minute limit charged, if any (needed to drain the bucket on reconcile).
     pub tokens_limit: Option<u64>,
     /// Whether a concurrency slot is held for this subject.

@@ -3,6 +3,7 @@
 use crate::headers::{RateLimitHeaders, Reading};
 use crate::limits::{Dimension, Planned};
 use crate::permit::{Lease, LeasedKey};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Checks and charges every bucket of one request (see the file's header).
@@ -119,7 +120,7 @@ pub(crate) fn lease(planned: &[Planned<'_>], request_id: String) -> Lease {
     let keys = planned
         .iter()
         .map(|c| LeasedKey {
-            key: c.key.to_owned(),
+            key: Arc::from(c.key),
             tokens_limit: c.limits.tokens_per_minute,
             holds_slot: c.limits.max_concurrent.is_some(),
         })
