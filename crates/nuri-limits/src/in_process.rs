@@ -279,20 +279,36 @@ fn evaluate(
     requests.into_iter().chain(tokens).chain(concurrent)
 }
 
+/// Offers a subject's readings to the headers; the reset time (a division) is only computed for
+/// a reading that is the tightest so far.
 fn offer_readings(headers: &mut RateLimitHeaders, state: &SubjectState, limits: &Limits, now: u64) {
     if let Some(limit) = limits.requests_per_minute {
-        headers.offer_requests(Reading {
-            limit,
-            remaining: state.requests.remaining(now, limit),
-            reset_ms: state.requests.reset_ms(now, limit),
-        });
+        let remaining = state.requests.remaining(now, limit);
+        if headers
+            .remaining_requests
+            .is_none_or(|current| remaining < current)
+        {
+            let reset_ms = state.requests.reset_ms(now, limit);
+            headers.offer_requests(Reading {
+                limit,
+                remaining,
+                reset_ms,
+            });
+        }
     }
     if let Some(limit) = limits.tokens_per_minute {
-        headers.offer_tokens(Reading {
-            limit,
-            remaining: state.tokens.remaining(now, limit),
-            reset_ms: state.tokens.reset_ms(now, limit),
-        });
+        let remaining = state.tokens.remaining(now, limit);
+        if headers
+            .remaining_tokens
+            .is_none_or(|current| remaining < current)
+        {
+            let reset_ms = state.tokens.reset_ms(now, limit);
+            headers.offer_tokens(Reading {
+                limit,
+                remaining,
+                reset_ms,
+            });
+        }
     }
 }
 
