@@ -33,6 +33,14 @@ fn in_process(c: &mut Criterion) {
             assert!(matches!(admission, Admission::Granted(_)));
         })
     });
+    let singles: Vec<_> = sets.iter().map(|s| vec![s[0].clone()]).collect();
+    c.bench_function("in_process_acquire_1_check", |b| {
+        b.iter(|| {
+            i = (i + 1) % singles.len();
+            let admission = limiter.try_acquire(&singles[i], 100);
+            assert!(matches!(admission, Admission::Granted(_)));
+        })
+    });
 }
 
 fn redis(c: &mut Criterion) {
