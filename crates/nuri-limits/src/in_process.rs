@@ -80,6 +80,14 @@ pub struct InProcessLimiter<C: Clock = MonotonicClock> {
     shared: Arc<Shared<C>>,
 }
 
+impl<C: Clock> std::fmt::Debug for InProcessLimiter<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessLimiter")
+            .field("shards", &SHARDS)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<C: Clock> Clone for InProcessLimiter<C> {
     fn clone(&self) -> Self {
         Self {

@@ -46,3 +46,19 @@ pub trait RateLimiter: Send + Sync + 'static {
         estimated_tokens: u64,
     ) -> Result<Admission, LimitError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn the_gateway_can_share_limiters_and_hold_permits_across_awaits() {
+        shareable::<Permit>();
+        shareable::<Admission>();
+        shareable::<InProcessLimiter>();
+        shareable::<RedisLimiter>();
+        shareable::<std::sync::Arc<dyn RateLimiter>>();
+    }
+}

@@ -113,6 +113,15 @@ pub struct RedisLimiter {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for RedisLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLimiter")
+            .field("config", &self.shared.config)
+            .field("counters", &self.shared.counters)
+            .finish_non_exhaustive()
+    }
+}
+
 impl RedisLimiter {
     /// A limiter on `client`'s server.
     pub fn new(client: redis::Client, config: RedisLimiterConfig) -> Self {
@@ -250,14 +259,16 @@ fn millis(d: Duration) -> u64 {
 
 impl Shared {
     async fn connect(&self) -> redis::RedisResult<ConnectionManager> {
-        let timeout = self.config.op_timeout;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(timeout)
-            .set_response_timeout(timeout)
-            .set_number_of_retries(1)
-            .set_max_delay(millis(timeout));
         self.connection
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
+            .get_or_try_init(|| {
+                let timeout = self.config.op_timeout;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(timeout)
+                    .set_response_timeout(timeout)
+                    .set_number_of_retries(1)
+                    .set_max_delay(millis(timeout));
+                ConnectionManager::new_with_config(self.client.clone(), config)
+            })
             .await
             .cloned()
     }
