@@ -330,6 +330,19 @@ impl<C: Clock> Shared<C> {
         (mixed >> 32) as usize % self.shards.len()
     }
 
+    fn adjust(&self, lease: &Lease, delta: i64) {
+        let now = self.clock.now_ms();
+        for leased in &lease.keys {
+            let Some(limit) = leased.tokens_limit else {
+                continue;
+            };
+            let mut shard = self.shards[self.shard_index(&leased.key)].lock();
+            let state = shard.subjects.entry(Arc::clone(&leased.key)).or_default();
+            state.tokens.adjust(now, limit, delta);
+            state.idle_at_ms = state.idle_at_ms.max(state.tokens.idle_at_ms(limit));
+        }
+    }
+
     fn release(&self, lease: &Lease) {
         for leased in lease.keys.iter().filter(|k| k.holds_slot) {
             let mut shard = self.shards[self.shard_index(&leased.key)].lock();
@@ -343,16 +356,7 @@ impl<C: Clock> Shared<C> {
 #[async_trait]
 impl<C: Clock> LeaseBackend for Shared<C> {
     async fn adjust_tokens(&self, lease: &Lease, delta: i64) -> Result<(), LimitError> {
-        let now = self.clock.now_ms();
-        for leased in &lease.keys {
-            let Some(limit) = leased.tokens_limit else {
-                continue;
-            };
-            let mut shard = self.shards[self.shard_index(&leased.key)].lock();
-            let state = shard.subjects.entry(Arc::clone(&leased.key)).or_default();
-            state.tokens.adjust(now, limit, delta);
-            state.idle_at_ms = state.idle_at_ms.max(state.tokens.idle_at_ms(limit));
-        }
+        self.adjust(lease, delta);
         Ok(())
     }
 
@@ -360,8 +364,11 @@ impl<C: Clock> LeaseBackend for Shared<C> {
         self.release(&lease);
     }
 
-    fn release_in_background(self: Arc<Self>, lease: Lease) {
-        // In process, releasing is a few uncontended locks: do it right away.
+    fn finish_in_background(self: Arc<Self>, lease: Lease, token_delta: i64) {
+        // In process, this is a few uncontended locks: do it right away.
+        if token_delta != 0 {
+            self.adjust(&lease, token_delta);
+        }
         self.release(&lease);
     }
 }

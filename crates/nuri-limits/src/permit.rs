@@ -86,8 +86,9 @@ pub(crate) trait LeaseBackend: Send + Sync + 'static {
     async fn adjust_tokens(&self, lease: &Lease, delta: i64) -> Result<(), LimitError>;
     /// Frees the concurrency slots and waits until that is done.
     async fn release_now(&self, lease: Lease);
-    /// Frees the concurrency slots without waiting (called from `Drop`).
-    fn release_in_background(self: Arc<Self>, lease: Lease);
+    /// Applies a token delta (if non-zero) and frees the concurrency slots, without waiting
+    /// (called from `Drop` and [`Permit::settle`]).
+    fn finish_in_background(self: Arc<Self>, lease: Lease, token_delta: i64);
 }
 
 /// Proof of admission. Holds the consumed request, the token estimate and any concurrency
@@ -140,8 +141,7 @@ impl Permit {
     /// estimate was high, charges it if it was low (possibly going over the limit; later
     /// requests then wait). Calling it again adjusts relative to the last call.
     pub async fn reconcile(&mut self, actual_tokens: u64) -> Result<(), LimitError> {
-        let delta = i128::from(actual_tokens) - i128::from(self.charged_tokens);
-        let delta = i64::try_from(delta).unwrap_or(if delta > 0 { i64::MAX } else { i64::MIN });
+        let delta = token_delta(self.charged_tokens, actual_tokens);
         if delta != 0 && self.lease.charges_tokens() {
             if let Some(backend) = &self.backend {
                 backend.adjust_tokens(&self.lease, delta).await?;
@@ -149,6 +149,21 @@ impl Permit {
         }
         self.charged_tokens = actual_tokens;
         Ok(())
+    }
+
+    /// Reconciles with `actual_tokens` and frees the concurrency slots without waiting: the sync
+    /// counterpart of [`Permit::reconcile`] followed by a drop, for callers that cannot await
+    /// (with Redis it runs on the limiter's task tracker; failures are logged and counted).
+    pub fn settle(mut self, actual_tokens: u64) {
+        let delta = token_delta(self.charged_tokens, actual_tokens);
+        if let Some(backend) = self.backend.take() {
+            let lease = std::mem::take(&mut self.lease);
+            let delta = if lease.charges_tokens() { delta } else { 0 };
+            if delta != 0 || lease.holds_slots() {
+                backend.finish_in_background(lease, delta);
+            }
+        }
+        self.charged_tokens = actual_tokens;
     }
 
     /// Frees the concurrency slots now and waits until that is done (dropping does the same in
@@ -163,12 +178,18 @@ impl Permit {
     }
 }
 
+/// `actual − charged`, saturated to `i64`.
+fn token_delta(charged: u64, actual: u64) -> i64 {
+    let delta = i128::from(actual) - i128::from(charged);
+    i64::try_from(delta).unwrap_or(if delta > 0 { i64::MAX } else { i64::MIN })
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         if let Some(backend) = self.backend.take() {
             let lease = std::mem::take(&mut self.lease);
             if lease.holds_slots() {
-                backend.release_in_background(lease);
+                backend.finish_in_background(lease, 0);
             }
         }
     }

@@ -356,19 +356,27 @@ impl LeaseBackend for Shared {
         self.release(&lease).await;
     }
 
-    fn release_in_background(self: Arc<Self>, lease: Lease) {
+    fn finish_in_background(self: Arc<Self>, lease: Lease, token_delta: i64) {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 let shared = Arc::clone(&self);
-                self.tracker
-                    .spawn_on(async move { shared.release(&lease).await }, &handle);
+                let task = async move {
+                    if token_delta != 0 {
+                        // Errors are logged and counted inside; nothing more to do here.
+                        let _ = shared.adjust_tokens(&lease, token_delta).await;
+                    }
+                    if lease.keys.iter().any(|k| k.holds_slot) {
+                        shared.release(&lease).await;
+                    }
+                };
+                self.tracker.spawn_on(task, &handle);
             }
             Err(_) => {
                 self.counters
                     .release_failures
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    "permit dropped outside a runtime; its slots expire after the slot ttl"
+                    "permit finished outside a runtime; its slots expire after the slot ttl"
                 );
             }
         }
