@@ -7,7 +7,7 @@
 //! - [`LatencyTracker`]: a peak-EWMA of latency plus the in-flight count, giving the load that
 //!   power-of-two-choices balancing compares.
 //! - [`pick_route`]: the lowest priority group with an available route, then weighted random or
-//!   latency-aware power of two choices.
+//!   latency-aware power of two choices; [`route_order`] gives a request's whole try order.
 //!
 //! Time is always a parameter (`now: Instant`) and randomness an `&mut impl Rng`, so tests are
 //! deterministic. The callers (the gateway's router) hold these behind their own locks and do the
@@ -27,4 +27,4 @@ pub use breaker::{
     Attempt, BreakerConfig, BreakerConfigError, BreakerOpen, BreakerState, CircuitBreaker, Outcome,
 };
 pub use latency::LatencyTracker;
-pub use pick::{pick_route, Balancing, Candidate};
+pub use pick::{pick_route, route_order, Balancing, Candidate};

@@ -51,6 +51,22 @@ pub fn pick_route<R: Rng + ?Sized>(
     }
 }
 
+/// The order in which to try every available route for one request: repeated [`pick_route`],
+/// each pick removed from the next draw. Priority numbers never decrease along the order.
+pub fn route_order<R: Rng + ?Sized>(
+    candidates: &[Candidate],
+    balancing: Balancing,
+    rng: &mut R,
+) -> Vec<usize> {
+    let mut remaining = candidates.to_vec();
+    let mut order = Vec::with_capacity(candidates.len());
+    while let Some(i) = pick_route(&remaining, balancing, rng) {
+        order.push(i);
+        remaining[i].available = false;
+    }
+    order
+}
+
 /// A weighted random index among the candidates `eligible` accepts.
 fn weighted<R: Rng + ?Sized>(
     candidates: &[Candidate],
@@ -160,6 +176,25 @@ mod tests {
                     prop_assert_eq!(Some(routes[i].priority), best);
                 }
             }
+        }
+
+        #[test]
+        fn route_order_tries_each_available_route_once_by_priority(
+            routes in candidates(),
+            latency in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let balancing = if latency { Balancing::Latency } else { Balancing::Weighted };
+            let order = route_order(&routes, balancing, &mut rng);
+            let mut expected: Vec<usize> = (0..routes.len())
+                .filter(|&i| routes[i].available && routes[i].weight > 0)
+                .collect();
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            expected.sort_unstable();
+            prop_assert_eq!(sorted, expected);
+            prop_assert!(order.windows(2).all(|w| routes[w[0]].priority <= routes[w[1]].priority));
         }
 
         #[test]
