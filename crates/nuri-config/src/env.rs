@@ -12,6 +12,8 @@ pub const DATA_DIR: &str = "NURI_DATA_DIR";
 pub const DATABASE_URL: &str = "NURI_DATABASE_URL";
 /// `storage.redis_url`.
 pub const REDIS_URL: &str = "NURI_REDIS_URL";
+/// `storage.redis_key_prefix`.
+pub const REDIS_PREFIX: &str = "NURI_REDIS_PREFIX";
 /// `storage.models_dir`.
 pub const MODELS_DIR: &str = "NURI_MODELS_DIR";
 /// `billing.timezone`.

@@ -48,6 +48,10 @@ pub struct RawStorage {
     pub models_dir: Option<String>,
     /// SQLite `synchronous=FULL` (survives power cuts) instead of NORMAL.
     pub sqlite_synchronous_full: Option<bool>,
+    /// Prefix of every Redis key Nuri writes.
+    pub redis_key_prefix: Option<String>,
+    /// Admit requests when Redis is unreachable (logged; default: refuse with 503).
+    pub redis_fail_open: Option<bool>,
 }
 
 /// `[billing]`.

@@ -83,6 +83,10 @@ pub struct StorageConfig {
     pub models_dir: PathBuf,
     /// SQLite `synchronous=FULL` instead of `NORMAL`.
     pub sqlite_synchronous_full: bool,
+    /// Prefix of Redis keys.
+    pub redis_key_prefix: String,
+    /// Admit requests when Redis is unreachable.
+    pub redis_fail_open: bool,
 }
 
 /// Provider kinds.
@@ -379,6 +383,11 @@ fn validate(raw: RawConfig, file: &str, env: &dyn EnvSource) -> Result<Config, C
                 .unwrap_or_else(|| "./models".into()),
         ),
         sqlite_synchronous_full: raw.storage.sqlite_synchronous_full.unwrap_or(false),
+        redis_key_prefix: env
+            .get(env::REDIS_PREFIX)
+            .or(raw.storage.redis_key_prefix)
+            .unwrap_or_else(|| "nuri:rl:".into()),
+        redis_fail_open: raw.storage.redis_fail_open.unwrap_or(false),
     };
     let billing_timezone = env
         .get(env::BILLING_TZ)

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::GatewayError;
 use crate::store::Store;
-use crate::tenancy::{ApiKey, Member, Role};
+use crate::tenancy::{ApiKey, Limits, Member, Role};
 
 /// Visible prefix of API keys.
 pub const API_KEY_PREFIX: &str = "nk-";
@@ -40,11 +40,15 @@ pub fn new_admin_token() -> String {
     nuri_types::ids::new_secret(ADMIN_TOKEN_PREFIX)
 }
 
-/// Who a `/v1` request is.
+/// Who a `/v1` request is, with the limits of its key, project and organisation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthContext {
     /// The key.
     pub key: ApiKey,
+    /// The key's project's rate limits.
+    pub project_limits: Limits,
+    /// The key's organisation's rate limits.
+    pub org_limits: Limits,
 }
 
 /// Who an `/admin/v1` request is.
@@ -84,7 +88,7 @@ struct Cached<T> {
 pub struct Authenticator {
     store: Arc<dyn Store>,
     operator_token: Option<String>,
-    keys: RwLock<HashMap<String, Cached<ApiKey>>>,
+    keys: RwLock<HashMap<String, Cached<AuthContext>>>,
     members: RwLock<HashMap<String, Cached<Member>>>,
 }
 
@@ -119,16 +123,27 @@ impl Authenticator {
             return Err(invalid());
         }
         let hash = hash_secret(secret);
-        let key = match cached(&self.keys, &hash) {
+        let context = match cached(&self.keys, &hash) {
             Some(hit) => hit,
             None => {
-                let found = self.store.find_key_by_hash(&hash).await?;
+                let found = match self.store.find_key_by_hash(&hash).await? {
+                    Some(key) => {
+                        let project = self.store.get_project(&key.project_id).await?;
+                        let org = self.store.get_org(&key.org_id).await?;
+                        Some(AuthContext {
+                            key,
+                            project_limits: project.limits,
+                            org_limits: org.limits,
+                        })
+                    }
+                    None => None,
+                };
                 insert(&self.keys, hash, found.clone());
                 found
             }
         };
-        match key {
-            Some(key) if key.is_usable(crate::time::now_ms()) => Ok(AuthContext { key }),
+        match context {
+            Some(ctx) if ctx.key.is_usable(crate::time::now_ms()) => Ok(ctx),
             _ => Err(invalid()),
         }
     }

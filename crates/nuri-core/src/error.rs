@@ -59,6 +59,8 @@ pub enum GatewayError {
         message: String,
         /// When to retry.
         retry_after: Duration,
+        /// `x-ratelimit-*` headers to send with the refusal.
+        headers: Vec<(&'static str, String)>,
     },
     /// An upstream failure after retries.
     #[error("{0}")]

@@ -12,21 +12,12 @@ use nuri_types::MilliWon;
 use crate::auth::AuthContext;
 use crate::error::GatewayError;
 
-/// Rate-limit state to report in `x-ratelimit-*` headers.
+/// Rate-limit state to report: the `x-ratelimit-*` header pairs of the tightest limits that
+/// apply (empty when none does).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RateLimitInfo {
-    /// `x-ratelimit-limit-requests`.
-    pub limit_requests: Option<u64>,
-    /// `x-ratelimit-remaining-requests`.
-    pub remaining_requests: Option<u64>,
-    /// `x-ratelimit-reset-requests` (Go-style duration).
-    pub reset_requests: Option<String>,
-    /// `x-ratelimit-limit-tokens`.
-    pub limit_tokens: Option<u64>,
-    /// `x-ratelimit-remaining-tokens`.
-    pub remaining_tokens: Option<u64>,
-    /// `x-ratelimit-reset-tokens`.
-    pub reset_tokens: Option<String>,
+    /// Header names and values, e.g. `("x-ratelimit-remaining-requests", "59")`.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// Per-project policy (allowed models, token caps, PII handling).

@@ -17,12 +17,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.max_body_bytes;
-        if let Some(len) = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
+        if let Some(len) = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+        {
             if len > limit {
                 return Err(too_large(limit));
             }
         }
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| too_large(limit))?;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| too_large(limit))?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -42,7 +49,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )));
     }
     if std::str::from_utf8(bytes).is_err() {
-        return Err(ApiError(GatewayError::invalid("The request body is not valid UTF-8.", None)));
+        return Err(ApiError(GatewayError::invalid(
+            "The request body is not valid UTF-8.",
+            None,
+        )));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize::<_, T>(&mut de);
@@ -70,7 +80,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             } else {
                 format!("Invalid request body: {message}")
             };
-            Err(ApiError(GatewayError::InvalidRequest { message: what, param }))
+            Err(ApiError(GatewayError::InvalidRequest {
+                message: what,
+                param,
+            }))
         }
     }
 }
@@ -88,7 +101,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorization {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(
-            parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            parts
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         ))
     }
 }
@@ -99,7 +116,9 @@ mod tests {
     use nuri_types::openai::ChatCompletionRequest;
 
     fn err(body: &[u8]) -> (String, Option<String>) {
-        let e = parse_json::<ChatCompletionRequest>(body).err().expect("error");
+        let e = parse_json::<ChatCompletionRequest>(body)
+            .err()
+            .expect("error");
         let b = e.body();
         (b.error.message, b.error.param)
     }
@@ -112,7 +131,8 @@ mod tests {
 
     #[test]
     fn wrong_type_names_path() {
-        let (msg, param) = err(br#"{"model":"x","messages":[{"role":"user","content":"hi"}],"max_tokens":"ten"}"#);
+        let (msg, param) =
+            err(br#"{"model":"x","messages":[{"role":"user","content":"hi"}],"max_tokens":"ten"}"#);
         assert!(msg.contains("invalid type"), "{msg}");
         assert_eq!(param.as_deref(), Some("max_tokens"));
     }
@@ -122,6 +142,8 @@ mod tests {
         assert!(err(b"{not json").0.contains("parse"));
         assert!(err(b"  ").0.contains("empty"));
         assert!(err(b"{\"model\":\"\xff\"}").0.contains("UTF-8"));
-        assert!(err(br#"{"model":"x","messages":[]} trailing"#).0.contains("parse"));
+        assert!(err(br#"{"model":"x","messages":[]} trailing"#)
+            .0
+            .contains("parse"));
     }
 }

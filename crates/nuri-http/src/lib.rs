@@ -48,13 +48,23 @@ async fn health() -> &'static str {
     "ok"
 }
 
-async fn ready(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
-    state.gateway.store.ping().await.map_err(|e| ApiError::from(nuri_core::GatewayError::from(e)))?;
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    state
+        .gateway
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::from(nuri_core::GatewayError::from(e)))?;
     Ok("ready")
 }
 
 async fn not_found(uri: http::Uri) -> ApiError {
-    ApiError(nuri_core::GatewayError::NotFound(format!("Unknown path {}", uri.path())))
+    ApiError(nuri_core::GatewayError::NotFound(format!(
+        "Unknown path {}",
+        uri.path()
+    )))
 }
 
 async fn method_not_allowed(method: http::Method, uri: http::Uri) -> ApiError {

@@ -12,7 +12,9 @@ use axum::response::IntoResponse;
 use crate::AppState;
 
 /// Latency histogram bucket bounds in seconds.
-const BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -63,13 +65,22 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP {} Requests by endpoint, model and status.", names::REQUESTS);
+        let _ = writeln!(
+            out,
+            "# HELP {} Requests by endpoint, model and status.",
+            names::REQUESTS
+        );
         let _ = writeln!(out, "# TYPE {} counter", names::REQUESTS);
         if let Ok(r) = self.requests.lock() {
             let mut rows: Vec<_> = r.iter().collect();
             rows.sort();
             for ((endpoint, model, status), n) in rows {
-                let _ = writeln!(out, "{}{{endpoint=\"{endpoint}\",model=\"{}\",status=\"{status}\"}} {n}", names::REQUESTS, escape(model));
+                let _ = writeln!(
+                    out,
+                    "{}{{endpoint=\"{endpoint}\",model=\"{}\",status=\"{status}\"}} {n}",
+                    names::REQUESTS,
+                    escape(model)
+                );
             }
         }
         let _ = writeln!(out, "# HELP {} Request latency in seconds.", names::LATENCY);
@@ -80,9 +91,19 @@ impl Metrics {
             for ((endpoint, model), h) in rows {
                 let labels = format!("endpoint=\"{endpoint}\",model=\"{}\"", escape(model));
                 for (i, bound) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "{}_bucket{{{labels},le=\"{bound}\"}} {}", names::LATENCY, h.counts[i]);
+                    let _ = writeln!(
+                        out,
+                        "{}_bucket{{{labels},le=\"{bound}\"}} {}",
+                        names::LATENCY,
+                        h.counts[i]
+                    );
                 }
-                let _ = writeln!(out, "{}_bucket{{{labels},le=\"+Inf\"}} {}", names::LATENCY, h.total);
+                let _ = writeln!(
+                    out,
+                    "{}_bucket{{{labels},le=\"+Inf\"}} {}",
+                    names::LATENCY,
+                    h.total
+                );
                 let _ = writeln!(out, "{}_sum{{{labels}}} {}", names::LATENCY, h.sum);
                 let _ = writeln!(out, "{}_count{{{labels}}} {}", names::LATENCY, h.total);
             }
@@ -92,9 +113,14 @@ impl Metrics {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render_text())
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render_text(),
+    )
 }

@@ -38,7 +38,10 @@ pub(crate) fn response<T: MeteredChunk + Serialize>(stream: MeteredStream<T>) ->
         }
     });
     (
-        [(http::header::CONTENT_TYPE, "text/event-stream"), (http::header::CACHE_CONTROL, "no-cache")],
+        [
+            (http::header::CONTENT_TYPE, "text/event-stream"),
+            (http::header::CACHE_CONTROL, "no-cache"),
+        ],
         Body::from_stream(body),
     )
         .into_response()

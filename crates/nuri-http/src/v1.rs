@@ -37,9 +37,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-        let client_request_id = parts.extensions.get::<ClientRequestId>().and_then(|c| c.0.clone());
-        Ok(Self(RequestMeta { request_id, client_request_id }))
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let client_request_id = parts
+            .extensions
+            .get::<ClientRequestId>()
+            .and_then(|c| c.0.clone());
+        Ok(Self(RequestMeta {
+            request_id,
+            client_request_id,
+        }))
     }
 }
 
@@ -47,24 +57,23 @@ async fn authenticate(state: &AppState, header: &Authorization) -> Result<AuthCo
     Ok(state.gateway.auth.api_key(header.0.as_deref()).await?)
 }
 
-async fn body<T: serde::de::DeserializeOwned>(state: &AppState, req: Request) -> Result<T, ApiError> {
-    let crate::extract::Json(v) = <crate::extract::Json<T> as axum::extract::FromRequest<AppState>>::from_request(req, state).await?;
+async fn body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    req: Request,
+) -> Result<T, ApiError> {
+    let crate::extract::Json(v) =
+        <crate::extract::Json<T> as axum::extract::FromRequest<AppState>>::from_request(req, state)
+            .await?;
     Ok(v)
 }
 
 fn with_limits(mut response: Response, info: &RateLimitInfo) -> Response {
     let h = response.headers_mut();
-    let mut put = |name: &'static str, value: Option<String>| {
-        if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            h.insert(name, v);
+    for (name, value) in &info.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(*name, v);
         }
-    };
-    put("x-ratelimit-limit-requests", info.limit_requests.map(|v| v.to_string()));
-    put("x-ratelimit-remaining-requests", info.remaining_requests.map(|v| v.to_string()));
-    put("x-ratelimit-reset-requests", info.reset_requests.clone());
-    put("x-ratelimit-limit-tokens", info.limit_tokens.map(|v| v.to_string()));
-    put("x-ratelimit-remaining-tokens", info.remaining_tokens.map(|v| v.to_string()));
-    put("x-ratelimit-reset-tokens", info.reset_tokens.clone());
+    }
     response
 }
 
@@ -73,15 +82,28 @@ fn json_response<T: serde::Serialize>(value: &T) -> Response {
     ([(http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn observe(state: &AppState, endpoint: &'static str, model: &str, result: &Result<Response, ApiError>, started: Instant) {
+fn observe(
+    state: &AppState,
+    endpoint: &'static str,
+    model: &str,
+    result: &Result<Response, ApiError>,
+    started: Instant,
+) {
     let status = match result {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.0.code().status(),
     };
-    state.metrics.observe(endpoint, model, status, started.elapsed());
+    state
+        .metrics
+        .observe(endpoint, model, status, started.elapsed());
 }
 
-async fn chat(State(state): State<AppState>, Meta(meta): Meta, auth: Authorization, req: Request) -> Result<Response, ApiError> {
+async fn chat(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Authorization,
+    req: Request,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut model = String::new();
     let result = async {
@@ -100,7 +122,12 @@ async fn chat(State(state): State<AppState>, Meta(meta): Meta, auth: Authorizati
     result
 }
 
-async fn completion(State(state): State<AppState>, Meta(meta): Meta, auth: Authorization, req: Request) -> Result<Response, ApiError> {
+async fn completion(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Authorization,
+    req: Request,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut model = String::new();
     let result = async {
@@ -119,7 +146,12 @@ async fn completion(State(state): State<AppState>, Meta(meta): Meta, auth: Autho
     result
 }
 
-async fn embeddings(State(state): State<AppState>, Meta(meta): Meta, auth: Authorization, req: Request) -> Result<Response, ApiError> {
+async fn embeddings(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    auth: Authorization,
+    req: Request,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut model = String::new();
     let result = async {
@@ -134,13 +166,20 @@ async fn embeddings(State(state): State<AppState>, Meta(meta): Meta, auth: Autho
     result
 }
 
-async fn list_models(State(state): State<AppState>, auth: Authorization) -> Result<Response, ApiError> {
+async fn list_models(
+    State(state): State<AppState>,
+    auth: Authorization,
+) -> Result<Response, ApiError> {
     let key = authenticate(&state, &auth).await?;
     let data = state.gateway.list_models(&key).await?;
     Ok(json_response(&json!({"object": "list", "data": data})))
 }
 
-async fn get_model(State(state): State<AppState>, auth: Authorization, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_model(
+    State(state): State<AppState>,
+    auth: Authorization,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let key = authenticate(&state, &auth).await?;
     Ok(json_response(&state.gateway.get_model(&key, &id).await?))
 }
@@ -167,20 +206,35 @@ pub fn parse_time(value: &str, param: &str) -> Result<i64, ApiError> {
     }
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
         .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
-        .map_err(|_| ApiError(nuri_core::GatewayError::invalid(format!("{param} must be RFC 3339 or Unix seconds"), Some(param))))
+        .map_err(|_| {
+            ApiError(nuri_core::GatewayError::invalid(
+                format!("{param} must be RFC 3339 or Unix seconds"),
+                Some(param),
+            ))
+        })
 }
 
-async fn usage(State(state): State<AppState>, auth: Authorization, Query(q): Query<UsageQuery>) -> Result<Response, ApiError> {
+async fn usage(
+    State(state): State<AppState>,
+    auth: Authorization,
+    Query(q): Query<UsageQuery>,
+) -> Result<Response, ApiError> {
     let key = authenticate(&state, &auth).await?;
     let filter = UsageFilter {
         project: Some(key.key.project_id.clone()),
         model: q.model,
-        from: q.from.as_deref().map(|v| parse_time(v, "from")).transpose()?,
+        from: q
+            .from
+            .as_deref()
+            .map(|v| parse_time(v, "from"))
+            .transpose()?,
         to: q.to.as_deref().map(|v| parse_time(v, "to")).transpose()?,
         limit: q.limit,
         after: q.after,
         ..UsageFilter::default()
     };
     let page = state.gateway.store.query_usage(&filter).await?;
-    Ok(json_response(&json!({"object": "list", "data": page.data, "has_more": page.has_more})))
+    Ok(json_response(
+        &json!({"object": "list", "data": page.data, "has_more": page.has_more}),
+    ))
 }

@@ -22,6 +22,7 @@ mod in_process;
 mod limits;
 mod permit;
 mod redis_store;
+mod stage;
 
 pub use bucket::WINDOW_MS;
 pub use clock::{Clock, ManualClock, MonotonicClock};
@@ -31,6 +32,7 @@ pub use in_process::{InProcessLimiter, CONCURRENCY_RETRY_AFTER};
 pub use limits::{Dimension, LimitCheck, Limits, MAX_LIMIT};
 pub use permit::{Admission, Denial, Permit};
 pub use redis_store::{FailureMode, LimiterCounters, RedisLimiter, RedisLimiterConfig};
+pub use stage::LimitsStage;
 
 use async_trait::async_trait;
 

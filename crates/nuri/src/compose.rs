@@ -36,8 +36,36 @@ pub fn providers(config: &Config) -> Result<HashMap<String, Arc<dyn Provider>>, 
     Ok(out)
 }
 
+/// The limits stage: Redis-backed when `storage.redis_url` is set, else in-process.
+pub fn limits(config: &Config) -> Result<Arc<dyn nuri_core::stages::LimitStage>, String> {
+    use nuri_limits::{
+        FailureMode, InProcessLimiter, LimitsStage, RateLimiter, RedisLimiter, RedisLimiterConfig,
+    };
+    let limiter: Arc<dyn RateLimiter> = match &config.storage.redis_url {
+        Some(url) => {
+            let failure_mode = if config.storage.redis_fail_open {
+                tracing::warn!("rate limits fail OPEN when Redis is unreachable (storage.redis_fail_open = true)");
+                FailureMode::FailOpen
+            } else {
+                FailureMode::FailClosed
+            };
+            let cfg = RedisLimiterConfig {
+                key_prefix: config.storage.redis_key_prefix.clone(),
+                failure_mode,
+                ..RedisLimiterConfig::default()
+            };
+            Arc::new(RedisLimiter::open(url, cfg).map_err(|e| format!("storage.redis_url: {e}"))?)
+        }
+        None => Arc::new(InProcessLimiter::new()),
+    };
+    Ok(Arc::new(LimitsStage::new(limiter)))
+}
+
 /// The whole application state.
-pub async fn app_state(config: &Config, tracker: &TaskTracker) -> Result<(AppState, SqlStore), String> {
+pub async fn app_state(
+    config: &Config,
+    tracker: &TaskTracker,
+) -> Result<(AppState, SqlStore), String> {
     let store = store(config).await?;
     let providers = providers(config)?;
     let catalog = Catalog::new(config, &providers);
@@ -45,7 +73,10 @@ pub async fn app_state(config: &Config, tracker: &TaskTracker) -> Result<(AppSta
         catalog,
         Arc::new(store.clone()),
         config.admin_token.as_ref().map(|t| t.expose().to_owned()),
-        Stages::default(),
+        Stages {
+            limits: limits(config)?,
+            ..Stages::default()
+        },
         tracker.clone(),
     );
     let state = AppState {

@@ -12,7 +12,12 @@ use serde_json::{json, Map, Value};
 #[derive(Args)]
 pub struct AdminArgs {
     /// Nuri's base URL.
-    #[arg(long, env = "NURI_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "NURI_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     url: String,
     /// Admin token (an operator token from bootstrap, or NURI_ADMIN_TOKEN).
     #[arg(long, env = "NURI_ADMIN_TOKEN", hide_env_values = true, global = true)]
@@ -199,43 +204,177 @@ pub async fn run(config: Option<&Path>, args: AdminArgs) -> Result<ExitCode, Str
     if let AdminCommand::Bootstrap { name } = &args.command {
         return bootstrap(config, name, args.json).await;
     }
-    let client = Client { http: reqwest::Client::new(), base: args.url.trim_end_matches('/').to_owned(), token: args.token.clone() };
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: args.url.trim_end_matches('/').to_owned(),
+        token: args.token.clone(),
+    };
     let (value, table_hint) = match args.command {
         AdminCommand::Bootstrap { .. } => unreachable_bootstrap(),
         AdminCommand::Orgs(c) => match c {
-            OrgCommand::Create { name } => (client.send("POST", "/admin/v1/orgs", Some(json!({"name": name}))).await?, None),
-            OrgCommand::List => (client.send("GET", "/admin/v1/orgs?limit=1000", None).await?, Some(&["id", "name", "created_at"][..])),
-            OrgCommand::Get { id } => (client.send("GET", &format!("/admin/v1/orgs/{id}"), None).await?, None),
-            OrgCommand::Limits { id, limits } => (client.send("PATCH", &format!("/admin/v1/orgs/{id}"), Some(limits_patch(&limits)?)).await?, None),
+            OrgCommand::Create { name } => (
+                client
+                    .send("POST", "/admin/v1/orgs", Some(json!({"name": name})))
+                    .await?,
+                None,
+            ),
+            OrgCommand::List => (
+                client
+                    .send("GET", "/admin/v1/orgs?limit=1000", None)
+                    .await?,
+                Some(&["id", "name", "created_at"][..]),
+            ),
+            OrgCommand::Get { id } => (
+                client
+                    .send("GET", &format!("/admin/v1/orgs/{id}"), None)
+                    .await?,
+                None,
+            ),
+            OrgCommand::Limits { id, limits } => (
+                client
+                    .send(
+                        "PATCH",
+                        &format!("/admin/v1/orgs/{id}"),
+                        Some(limits_patch(&limits)?),
+                    )
+                    .await?,
+                None,
+            ),
         },
         AdminCommand::Projects(c) => match c {
-            ProjectCommand::Create { org, name } => (client.send("POST", &format!("/admin/v1/orgs/{org}/projects"), Some(json!({"name": name}))).await?, None),
-            ProjectCommand::List { org } => (client.send("GET", &format!("/admin/v1/orgs/{org}/projects?limit=1000"), None).await?, Some(&["id", "org_id", "name", "created_at"][..])),
-            ProjectCommand::Limits { id, limits } => (client.send("PATCH", &format!("/admin/v1/projects/{id}"), Some(limits_patch(&limits)?)).await?, None),
+            ProjectCommand::Create { org, name } => (
+                client
+                    .send(
+                        "POST",
+                        &format!("/admin/v1/orgs/{org}/projects"),
+                        Some(json!({"name": name})),
+                    )
+                    .await?,
+                None,
+            ),
+            ProjectCommand::List { org } => (
+                client
+                    .send(
+                        "GET",
+                        &format!("/admin/v1/orgs/{org}/projects?limit=1000"),
+                        None,
+                    )
+                    .await?,
+                Some(&["id", "org_id", "name", "created_at"][..]),
+            ),
+            ProjectCommand::Limits { id, limits } => (
+                client
+                    .send(
+                        "PATCH",
+                        &format!("/admin/v1/projects/{id}"),
+                        Some(limits_patch(&limits)?),
+                    )
+                    .await?,
+                None,
+            ),
         },
         AdminCommand::Keys(c) => match c {
-            KeyCommand::Create { project, name, expires_at } => {
+            KeyCommand::Create {
+                project,
+                name,
+                expires_at,
+            } => {
                 let mut body = Map::new();
-                if let Some(n) = name { body.insert("name".into(), Value::String(n)); }
-                if let Some(e) = expires_at { body.insert("expires_at".into(), Value::String(e)); }
-                (client.send("POST", &format!("/admin/v1/projects/{project}/keys"), Some(Value::Object(body))).await?, None)
+                if let Some(n) = name {
+                    body.insert("name".into(), Value::String(n));
+                }
+                if let Some(e) = expires_at {
+                    body.insert("expires_at".into(), Value::String(e));
+                }
+                (
+                    client
+                        .send(
+                            "POST",
+                            &format!("/admin/v1/projects/{project}/keys"),
+                            Some(Value::Object(body)),
+                        )
+                        .await?,
+                    None,
+                )
             }
-            KeyCommand::List { project } => (client.send("GET", &format!("/admin/v1/projects/{project}/keys?limit=1000"), None).await?, Some(&["id", "prefix", "name", "expires_at", "revoked_at"][..])),
-            KeyCommand::Revoke { id } => (client.send("DELETE", &format!("/admin/v1/keys/{id}"), None).await?, None),
-            KeyCommand::Limits { id, limits } => (client.send("PATCH", &format!("/admin/v1/keys/{id}"), Some(limits_patch(&limits)?)).await?, None),
+            KeyCommand::List { project } => (
+                client
+                    .send(
+                        "GET",
+                        &format!("/admin/v1/projects/{project}/keys?limit=1000"),
+                        None,
+                    )
+                    .await?,
+                Some(&["id", "prefix", "name", "expires_at", "revoked_at"][..]),
+            ),
+            KeyCommand::Revoke { id } => (
+                client
+                    .send("DELETE", &format!("/admin/v1/keys/{id}"), None)
+                    .await?,
+                None,
+            ),
+            KeyCommand::Limits { id, limits } => (
+                client
+                    .send(
+                        "PATCH",
+                        &format!("/admin/v1/keys/{id}"),
+                        Some(limits_patch(&limits)?),
+                    )
+                    .await?,
+                None,
+            ),
         },
         AdminCommand::Members(c) => match c {
-            MemberCommand::Create { name, role, scope } => (client.send("POST", "/admin/v1/members", Some(json!({"name": name, "role": role, "scope": scope}))).await?, None),
-            MemberCommand::List => (client.send("GET", "/admin/v1/members?limit=1000", None).await?, Some(&["id", "name", "role", "scope"][..])),
+            MemberCommand::Create { name, role, scope } => (
+                client
+                    .send(
+                        "POST",
+                        "/admin/v1/members",
+                        Some(json!({"name": name, "role": role, "scope": scope})),
+                    )
+                    .await?,
+                None,
+            ),
+            MemberCommand::List => (
+                client
+                    .send("GET", "/admin/v1/members?limit=1000", None)
+                    .await?,
+                Some(&["id", "name", "role", "scope"][..]),
+            ),
         },
         AdminCommand::Usage(u) => {
             let mut q = Vec::new();
-            for (k, v) in [("org", u.org), ("project", u.project), ("key", u.key), ("model", u.model), ("provider", u.provider), ("request_id", u.request_id), ("from", u.from), ("to", u.to), ("limit", u.limit.map(|l| l.to_string()))] {
+            for (k, v) in [
+                ("org", u.org),
+                ("project", u.project),
+                ("key", u.key),
+                ("model", u.model),
+                ("provider", u.provider),
+                ("request_id", u.request_id),
+                ("from", u.from),
+                ("to", u.to),
+                ("limit", u.limit.map(|l| l.to_string())),
+            ] {
                 if let Some(v) = v {
                     q.push(format!("{k}={}", urlencode(&v)));
                 }
             }
-            (client.send("GET", &format!("/admin/v1/usage?{}", q.join("&")), None).await?, Some(&["request_id", "model", "provider", "prompt_tokens", "completion_tokens", "cost", "status"][..]))
+            (
+                client
+                    .send("GET", &format!("/admin/v1/usage?{}", q.join("&")), None)
+                    .await?,
+                Some(
+                    &[
+                        "request_id",
+                        "model",
+                        "provider",
+                        "prompt_tokens",
+                        "completion_tokens",
+                        "cost",
+                        "status",
+                    ][..],
+                ),
+            )
         }
     };
     print_value(&value, args.json, table_hint);
@@ -249,7 +388,9 @@ fn unreachable_bootstrap() -> (Value, Option<&'static [&'static str]>) {
 fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -257,9 +398,20 @@ fn urlencode(v: &str) -> String {
 
 fn limits_patch(l: &LimitArgs) -> Result<Value, String> {
     let mut m = Map::new();
-    for (name, v) in [("requests_per_minute", &l.rpm), ("tokens_per_minute", &l.tpm), ("max_concurrent", &l.max_concurrent)] {
+    for (name, v) in [
+        ("requests_per_minute", &l.rpm),
+        ("tokens_per_minute", &l.tpm),
+        ("max_concurrent", &l.max_concurrent),
+    ] {
         if let Some(v) = v {
-            let value = if v == "none" { Value::Null } else { Value::from(v.parse::<u64>().map_err(|_| format!("--{name}: {v:?} is not a number or \"none\""))?) };
+            let value = if v == "none" {
+                Value::Null
+            } else {
+                Value::from(
+                    v.parse::<u64>()
+                        .map_err(|_| format!("--{name}: {v:?} is not a number or \"none\""))?,
+                )
+            };
             m.insert(name.into(), value);
         }
     }
@@ -277,18 +429,33 @@ struct Client {
 
 impl Client {
     async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
-        let token = self.token.as_deref().ok_or("no admin token: pass --token or set NURI_ADMIN_TOKEN")?;
+        let token = self
+            .token
+            .as_deref()
+            .ok_or("no admin token: pass --token or set NURI_ADMIN_TOKEN")?;
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-        let mut rb = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(token);
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(token);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        let response = rb.send().await.map_err(|e| format!("cannot reach {}: {e}", self.base))?;
+        let response = rb
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {}: {e}", self.base))?;
         let status = response.status();
         let text = response.text().await.map_err(|e| e.to_string())?;
-        let value: Value = if text.is_empty() { json!({"ok": true}) } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value: Value = if text.is_empty() {
+            json!({"ok": true})
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if !status.is_success() {
-            let msg = value["error"]["message"].as_str().map_or_else(|| value.to_string(), str::to_owned);
+            let msg = value["error"]["message"]
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
             return Err(format!("HTTP {}: {msg}", status.as_u16()));
         }
         Ok(value)
@@ -297,7 +464,10 @@ impl Client {
 
 fn print_value(value: &Value, as_json: bool, columns: Option<&[&str]>) {
     if as_json || !std::io::stdout().is_terminal() {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
         return;
     }
     match (value.get("data").and_then(Value::as_array), columns) {
@@ -307,8 +477,23 @@ fn print_value(value: &Value, as_json: bool, columns: Option<&[&str]>) {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let widths: Vec<usize> = cols.iter().map(|c| rows.iter().map(|r| cell(r, c).len()).max().unwrap_or(0).max(c.len())).collect();
-            let line = |vals: Vec<String>| vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join("  ");
+            let widths: Vec<usize> = cols
+                .iter()
+                .map(|c| {
+                    rows.iter()
+                        .map(|r| cell(r, c).len())
+                        .max()
+                        .unwrap_or(0)
+                        .max(c.len())
+                })
+                .collect();
+            let line = |vals: Vec<String>| {
+                vals.iter()
+                    .zip(&widths)
+                    .map(|(v, w)| format!("{v:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+            };
             println!("{}", line(cols.iter().map(|c| c.to_uppercase()).collect()));
             for r in rows {
                 println!("{}", line(cols.iter().map(|c| cell(r, c)).collect()));
@@ -317,7 +502,10 @@ fn print_value(value: &Value, as_json: bool, columns: Option<&[&str]>) {
         _ => {
             if let Some(obj) = value.as_object() {
                 for (k, v) in obj {
-                    let shown = match v { Value::String(s) => s.clone(), other => other.to_string() };
+                    let shown = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
                     println!("{k:<12} {shown}");
                 }
             } else {
@@ -340,10 +528,16 @@ async fn bootstrap(config: Option<&Path>, name: &str, as_json: bool) -> Result<E
         revoked_at: None,
     };
     let token = nuri_core::auth::new_admin_token();
-    store.create_member(&member, &nuri_core::auth::hash_secret(&token)).await.map_err(|e| e.to_string())?;
+    store
+        .create_member(&member, &nuri_core::auth::hash_secret(&token))
+        .await
+        .map_err(|e| e.to_string())?;
     store.close().await;
     if as_json {
-        println!("{}", json!({"id": member.id, "role": "operator", "token": token}));
+        println!(
+            "{}",
+            json!({"id": member.id, "role": "operator", "token": token})
+        );
     } else {
         println!("Created operator {} ({}).", member.name, member.id);
         println!("Admin token (shown once; keep it secret):\n{token}");

@@ -39,7 +39,11 @@ pub async fn run(config_path: Option<&Path>) -> Result<ExitCode, String> {
 }
 
 fn store_backend(config: &Config) -> &'static str {
-    if config.storage.database_url.starts_with("sqlite") { "sqlite" } else { "postgres" }
+    if config.storage.database_url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    }
 }
 
 async fn shutdown_signal() {
@@ -68,17 +72,24 @@ async fn shutdown_signal() {
 fn spawn_reload(path: Option<PathBuf>, gateway: std::sync::Arc<nuri_core::gateway::Gateway>) {
     #[cfg(unix)]
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
         while hup.recv().await.is_some() {
-            match Config::load(path.as_deref()).map_err(|e| e.to_string()).and_then(|c| {
-                let providers = crate::compose::providers(&c)?;
-                Ok(Catalog::new(&c, &providers))
-            }) {
+            match Config::load(path.as_deref())
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    let providers = crate::compose::providers(&c)?;
+                    Ok(Catalog::new(&c, &providers))
+                }) {
                 Ok(catalog) => {
                     gateway.swap_catalog(catalog);
                     tracing::info!("configuration reloaded");
                 }
-                Err(e) => tracing::error!(error = %e, "reload refused; keeping the current configuration"),
+                Err(e) => {
+                    tracing::error!(error = %e, "reload refused; keeping the current configuration")
+                }
             }
         }
     });
