@@ -123,7 +123,7 @@ mod tests {
             }
         }
         assert!(crn_check(&x));
-        assert!(ean13_check(&d::<13>("9788966260958")));
+        assert!(ean13_check(&d::<13>("9788966260959")));
         assert!(ean13_check(&d::<13>("8801234567893")));
     }
 }

@@ -47,6 +47,12 @@ fn post_2020(date: (u32, u32, u32)) -> bool {
     date.0 > 2020 || (date.0 == 2020 && date.1 >= 10)
 }
 
+/// Corporate-kind digits (5th-6th) of the commonest registered kinds (주식회사 11, 합명 12,
+/// 합자 13, 유한 14, 외국회사/유한책임 15-16, 사단 21, 재단 22, …): required when no cue is near.
+fn common_corp_kind(d: &[u8; 13]) -> bool {
+    matches!(d[4] * 10 + d[5], 11..=16 | 21 | 22 | 71 | 81..=86)
+}
+
 /// 13-digit candidates: `YYMMDD-GNNNNNC` (hyphen, space or none).
 pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     let d: [u8; 13] = c.fixed()?;
@@ -92,7 +98,7 @@ pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
             }
         }
     }
-    if grouped && crn_check(&d) && !negative {
+    if grouped && crn_check(&d) && !negative && common_corp_kind(&d) {
         return Some(Hit::new(c.start, c.end, Label::KrCrn, 0.85));
     }
     None
