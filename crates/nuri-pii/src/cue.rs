@@ -85,6 +85,8 @@ const BANK: &[&str] = &[
     "국민은행",
     "KB국민",
     "신한",
+    "신한은행",
+    "농협은행",
     "우리은행",
     "하나은행",
     "농협",
@@ -194,6 +196,9 @@ const CARD: &[&str] = &[
 const PHONE: &[&str] = &[
     "전화",
     "전화번호",
+    "제 번호",
+    "내 번호",
+    "폰번호",
     "연락처",
     "휴대폰",
     "핸드폰",
@@ -436,7 +441,7 @@ impl CueMatcher {
     }
 
     /// Finds every cue in `text`. ASCII cues must stand as whole words.
-    pub(crate) fn find(&self, text: &str) -> Cues {
+    pub(crate) fn find<'t>(&self, text: &'t str) -> Cues<'t> {
         let bytes = text.as_bytes();
         let mut hits = Vec::new();
         for m in self.ac.find_iter(text) {
@@ -458,17 +463,40 @@ impl CueMatcher {
                 cue,
             });
         }
-        Cues { hits }
+        Cues { hits, bytes }
     }
 }
 
 /// The cues of one text, sorted by position.
 #[derive(Debug, Default)]
-pub(crate) struct Cues {
+pub(crate) struct Cues<'t> {
     pub hits: Vec<CueHit>,
+    bytes: &'t [u8],
 }
 
-impl Cues {
+/// Whether `gap` (the text between a cue and a candidate) ties them together: no digit (the
+/// cue belongs to the first number after it), no line break and no sentence end (`.`, `!`,
+/// `?` then a space), except, after a cue, the `.` of an abbreviation (`Tel.`, `No.`).
+fn same_clause(gap: &[u8], cue_first: bool) -> bool {
+    for (i, &b) in gap.iter().enumerate() {
+        match b {
+            b'\n' | b'0'..=b'9' => return false,
+            b'.' | b'!' | b'?' => {
+                let next_space = gap.get(i + 1).is_none_or(|c| c.is_ascii_whitespace());
+                let abbrev = cue_first
+                    && (i == 0
+                        || (b == b'.' && i >= 2 && gap[i - 2..i].eq_ignore_ascii_case(b"no")));
+                if next_space && !abbrev {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+impl Cues<'_> {
     /// Whether a cue of a kind in `kind` ends at most `before` bytes before `start` or begins at
     /// most `after` bytes after `end`.
     pub(crate) fn near(
@@ -492,6 +520,11 @@ impl Cues {
             .take_while(|h| h.start < start)
             .filter(|h| h.cue.any(kind) && h.end <= start && start - h.end <= before)
             .last()
+            .filter(|h| {
+                self.bytes
+                    .get(h.end..start)
+                    .is_some_and(|g| same_clause(g, true))
+            })
     }
 
     /// The first cue of `kind` starting within `after` bytes after `end`.
@@ -501,11 +534,41 @@ impl Cues {
             .iter()
             .take_while(|h| h.start <= end + after)
             .find(|h| h.cue.any(kind))
+            .filter(|h| {
+                self.bytes
+                    .get(end..h.start)
+                    .is_some_and(|g| same_clause(g, false))
+            })
+    }
+
+    /// Like [`Cues::nearest_before`], but ignores a cue that already belongs to the number
+    /// before it: it follows a number and a `)` closes it before the candidate
+    /// (`110-123-456789 (신한은행)  500305-…`).
+    pub(crate) fn nearest_before_free(
+        &self,
+        kind: Cue,
+        start: usize,
+        before: usize,
+    ) -> Option<&CueHit> {
+        self.nearest_before(kind, start, before).filter(|h| {
+            // Walk back over spaces, `(` and Hangul (`… 123 (신한 은행)`, `… 123 예금주`).
+            let mut i = h.start;
+            while i > 0 && h.start - i < 16 && matches!(self.bytes[i - 1], b' ' | b'(' | 0x80..) {
+                i -= 1;
+            }
+            let after_number = i > 0 && i < h.start && self.bytes[i - 1].is_ascii_digit();
+            // …and is closed before the candidate: "(신한은행)  500305-…".
+            let closed = self
+                .bytes
+                .get(h.end..start)
+                .is_some_and(|g| g.contains(&b')'));
+            !(after_number && closed)
+        })
     }
 
     /// Byte distance from the closest cue of `kind` before `start` (within `before`).
     pub(crate) fn distance_before(&self, kind: Cue, start: usize, before: usize) -> Option<usize> {
-        self.nearest_before(kind, start, before)
+        self.nearest_before_free(kind, start, before)
             .map(|h| start - h.end)
     }
 }

@@ -75,8 +75,12 @@ fn road(t: &str) -> Option<(usize, usize)> {
                 if rest.is_empty() {
                     best = Some((end, 0));
                 } else if let Some(n) = number_len(rest) {
-                    if n == rest.len() {
-                        best = Some((end, n));
+                    // "테헤란로123", "해운대로273입니다": a particle may follow the number;
+                    // "중앙로12번길", "올림픽로35가길" are longer road names.
+                    let after = &rest[n..];
+                    let side_street = after.starts_with(['번', '가', '길']);
+                    if !side_street && !after.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                        return Some((end, n));
                     }
                 }
             }
@@ -85,14 +89,18 @@ fn road(t: &str) -> Option<(usize, usize)> {
     best
 }
 
-/// Unit tokens: `101동`, `1203호`, `3층`, `지하1층`, `B1층`.
-fn is_unit(t: &str) -> bool {
-    let t = t
+/// Length of a unit at the start of token `t`: `101동`, `1203호`, `3층`, `지하1층`, `B1층`
+/// (a particle may follow: `1203호로`).
+fn unit_len(t: &str) -> Option<usize> {
+    let body = t
         .strip_prefix("지하")
         .or_else(|| t.strip_prefix('B'))
         .unwrap_or(t);
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    digits > 0 && matches!(&t[digits..], "동" | "호" | "층")
+    let pre = t.len() - body.len();
+    let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &body[digits..];
+    let ok = digits > 0 && rest.starts_with(['동', '호', '층']);
+    ok.then_some(pre + digits + '동'.len_utf8())
 }
 
 /// Parses an address starting with the region cue at `start..after_region`.
@@ -135,17 +143,19 @@ fn parse(text: &str, start: usize, after_region: usize, sejong: bool) -> Option<
     // Unit: ", 101동 1203호", " 3층"
     for _ in 0..3 {
         let j = skip_spaces(text, end, true);
-        let u = token(text, j);
-        if is_unit(u) {
-            end = j + u.len();
-        } else {
-            break;
+        match unit_len(token(text, j)) {
+            Some(n) => end = j + n,
+            None => break,
         }
     }
     // Reference in parentheses: "(역삼동)", "(역삼동, 래미안아파트)".
     let j = skip_spaces(text, end, false);
     if text.get(j..).is_some_and(|r| r.starts_with('(')) {
-        let rest = text.get(j..(j + 64).min(text.len()))?;
+        let mut lim = (j + 64).min(text.len());
+        while !text.is_char_boundary(lim) {
+            lim -= 1;
+        }
+        let rest = text.get(j..lim)?;
         if let Some(close) = rest.find(')') {
             let inner = &rest[1..close];
             if !inner.contains('\n') && inner.chars().next().is_some_and(is_hangul) {

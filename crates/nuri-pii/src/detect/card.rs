@@ -60,7 +60,12 @@ pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     let card_cue = ctx.cues.near(Cue::CARD, c.start, c.end, 48, 24);
     let negative = ctx.cues.near(Cue::NEGATIVE, c.start, c.end, 32, 0);
     let grouped = c.groups.len() > 1;
-    if negative && !card_cue {
+    // "계좌번호는 38522651266628": an account that happens to pass Luhn.
+    let bank = ctx
+        .cues
+        .nearest_before_free(Cue::BANK, c.start, 16)
+        .is_some();
+    if (negative || bank) && !card_cue {
         return None;
     }
     let conf = match (grouped, card_cue) {

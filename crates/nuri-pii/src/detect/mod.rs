@@ -19,5 +19,5 @@ use crate::cue::Cues;
 pub(crate) struct Ctx<'a> {
     pub text: &'a str,
     pub bytes: &'a [u8],
-    pub cues: &'a Cues,
+    pub cues: &'a Cues<'a>,
 }

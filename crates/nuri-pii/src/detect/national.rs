@@ -10,9 +10,8 @@ use crate::span::Hit;
 
 /// Latest birth year the scanner accepts as plausible (numbers are issued at birth).
 pub(crate) const MAX_BIRTH_YEAR: u32 = 2026;
-/// Cue window before / after a candidate, in bytes.
+/// Cue window before a candidate, in bytes.
 const BEFORE: usize = 48;
-const AFTER: usize = 24;
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
@@ -62,8 +61,11 @@ pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
         return None;
     }
     let cues = ctx.cues;
-    let near = |k: Cue| cues.near(k, c.start, c.end, BEFORE, AFTER);
-    let negative = near(Cue::NEGATIVE);
+    // Cues count before the number only: after it they usually introduce the next item.
+    let near = |k: Cue| cues.nearest_before(k, c.start, BEFORE).is_some();
+    let negative = cues
+        .nearest_before(Cue::NEGATIVE, c.start, BEFORE)
+        .is_some();
     let crn_cue = near(Cue::CRN);
     if crn_cue && crn_check(&d) {
         return Some(Hit::new(c.start, c.end, Label::KrCrn, 0.95));
@@ -71,6 +73,18 @@ pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     let person_cue = near(Cue::RRN.or(Cue::FRN));
     // Plain 13 digits also are barcodes (EAN-13; Korea's prefix is 880) and order numbers.
     if !grouped && !person_cue && (negative || (ean13_check(&d) && d[..3] == [8, 8, 0])) {
+        return None;
+    }
+    // Right after a bank / insurance word the number is an account (`우리은행 1002137090523`).
+    let account_cue = cues
+        .nearest_before_free(Cue::BANK.or(Cue::HEALTH), c.start, 6)
+        .is_some();
+    if account_cue && !person_cue {
+        return None;
+    }
+    // Plain 13 digits from 17000000000000 to 17999999999999 are millisecond timestamps
+    // (2023-11 to 2027-01) far more often than unseparated RRNs of people born in '17.
+    if !grouped && !person_cue && d[0] == 1 && d[1] == 7 {
         return None;
     }
     if let Some(date) = birth_date(&d) {
@@ -98,7 +112,10 @@ pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
             }
         }
     }
-    if grouped && crn_check(&d) && !negative && common_corp_kind(&d) {
+    // Without a cue, a number that reads as a birth date with a modern gender digit is a
+    // mistyped RRN rather than a CRN.
+    let reads_as_rrn = birth_date(&d).is_some() && !matches!(d[6], 9 | 0);
+    if grouped && crn_check(&d) && !negative && common_corp_kind(&d) && !reads_as_rrn {
         return Some(Hit::new(c.start, c.end, Label::KrCrn, 0.85));
     }
     None
@@ -113,7 +130,7 @@ pub(crate) fn detect_brn(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     }
     let lens = c.lens();
     let grouped = lens == [3, 2, 5] && c.all_seps(Sep::Hyphen);
-    let cue = ctx.cues.near(Cue::BRN, c.start, c.end, BEFORE, AFTER);
+    let cue = ctx.cues.nearest_before(Cue::BRN, c.start, BEFORE).is_some();
     if grouped {
         Some(Hit::new(
             c.start,

@@ -74,8 +74,8 @@ impl Cand<'_> {
     }
 }
 
-const MAX_GROUPS: usize = 8;
-const MAX_DIGITS: usize = 24;
+const MAX_GROUPS: usize = 12;
+const MAX_DIGITS: usize = 64;
 
 /// Separator at `i` followed by a digit: returns the separator and the digit's offset.
 fn sep_at(bytes: &[u8], i: usize, in_paren: bool) -> Option<(Sep, usize)> {
@@ -135,8 +135,10 @@ pub(crate) fn scan_run(ctx: &Ctx<'_>, i: usize, hits: &mut Vec<Hit>) -> usize {
         let gstart = pos;
         let d0 = digits.len();
         while let Some((d, len)) = digit_at(bytes, pos) {
-            if digits.len() < 64 {
+            if digits.len() < MAX_DIGITS {
                 digits.push(d);
+            } else {
+                overlong = true;
             }
             pos += len;
         }
@@ -147,8 +149,8 @@ pub(crate) fn scan_run(ctx: &Ctx<'_>, i: usize, hits: &mut Vec<Hit>) -> usize {
             len: digits.len() - d0,
             sep,
         });
-        if groups.len() >= MAX_GROUPS || digits.len() > MAX_DIGITS {
-            overlong = digit_at(bytes, pos).is_some() || sep_at(bytes, pos, false).is_some();
+        if groups.len() >= MAX_GROUPS || overlong {
+            overlong |= sep_at(bytes, pos, false).is_some();
             break;
         }
         match sep_at(bytes, pos, paren && groups.len() == 1) {
@@ -163,6 +165,11 @@ pub(crate) fn scan_run(ctx: &Ctx<'_>, i: usize, hits: &mut Vec<Hit>) -> usize {
     // Glued to a following word (`1a2b`, `10x`, `123@`): an identifier or hash, not PII.
     let next = bytes.get(end).copied();
     if next.is_some_and(|b| is_word_byte(b) || b == b'@') || overlong {
+        // Only the last space-separated part is glued to the word (`… 2025-05-21T12:00`);
+        // what comes before it is still scanned.
+        if let Some(k) = groups.iter().rposition(|g| g.sep == Sep::Space) {
+            classify(ctx, &digits, &groups[..k], plus || paren, hits);
+        }
         let mut e = end;
         while e < bytes.len() && (is_word_byte(bytes[e]) || matches!(bytes[e], b'.' | b'-')) {
             e += 1;
@@ -225,8 +232,13 @@ fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     ip::detect_v4(ctx, c)
         .or_else(|| national::detect(ctx, c))
         .or_else(|| card::detect(ctx, c))
-        .or_else(|| phone::detect(ctx, c))
         .or_else(|| national::detect_brn(ctx, c))
         .or_else(|| license::detect(ctx, c))
+        .or_else(|| {
+            account::strong_context(ctx, c)
+                .then(|| account::detect(ctx, c))
+                .flatten()
+        })
+        .or_else(|| phone::detect(ctx, c))
         .or_else(|| account::detect(ctx, c))
 }

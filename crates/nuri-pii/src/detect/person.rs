@@ -124,6 +124,16 @@ const NOT_NAMES: &[&str] = &[
     "동생",
     "언니",
     "오빠",
+    "오후",
+    "오전",
+    "어제",
+    "내일",
+    "아침",
+    "저녁",
+    "지난",
+    "이번",
+    "다음",
+    "저희",
     "누나",
     "아저",
     "아가",
@@ -140,7 +150,7 @@ const NOT_NAMES: &[&str] = &[
 ];
 
 /// Final syllables that mark a grammatical ending rather than a name.
-const BAD_LAST: &str = "에을를의로서면며다요게된들께과와적했할함됨및등것던는도만";
+const BAD_LAST: &str = "에을를의로면며다요게된들께과와적했할함됨및등것던는만";
 
 /// Syllables that may follow a name + title without making a new word (particles, 님).
 const AFTER_TITLE: &str = "가는의에께도를와과랑한이을은로만요님";
@@ -227,7 +237,9 @@ fn before_honorific(ctx: &Ctx<'_>, h: &CueHit, out: &mut Vec<Hit>) {
     }
     let name = text.get(start..end).unwrap_or("");
     let short_honorific = cue_text == "님" || cue_text == "씨";
-    if korean_name(name, glued && short_honorific) {
+    // Two-syllable names (`박희`) only right before 님/씨, or before a `…님` title.
+    let allow_two = (glued && short_honorific) || (!short_honorific && cue_text.ends_with('님'));
+    if korean_name(name, allow_two) {
         let conf = if nchars(name) >= 3 { 0.85 } else { 0.7 };
         out.push(Hit::new(start, end, Label::Person, conf));
     }
@@ -282,7 +294,7 @@ fn after_label(ctx: &Ctx<'_>, h: &CueHit, out: &mut Vec<Hit>) {
             }
         }
         Some(c) if c.is_ascii_uppercase() => {
-            if let Some(e) = english_name(ctx.bytes, i, 3) {
+            if let Some(e) = english_name(ctx.bytes, i, 2) {
                 out.push(Hit::new(i, e, Label::Person, 0.85));
             }
         }
@@ -310,7 +322,12 @@ fn english_name(bytes: &[u8], mut i: usize, max: usize) -> Option<usize> {
                 || (matches!(bytes[i], b'\'' | b'-')
                     && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)))
         {
-            i += 1;
+            // O'Brien, Mary-Jane: the letter after the mark may be a capital.
+            i += if matches!(bytes[i], b'\'' | b'-') {
+                2
+            } else {
+                1
+            };
         }
         let word = std::str::from_utf8(&bytes[s..i]).unwrap_or("");
         if i - s < 2
