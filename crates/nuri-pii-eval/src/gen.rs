@@ -319,7 +319,7 @@ fn pii_sentence(r: &mut Rng, d: &mut Doc, label: Label) {
             let (bank, acct) = v::bank_account(r);
             match r.below(4) {
                 0 => {
-                    d.put(&format!("{bank} "));
+                    d.put(format!("{bank} "));
                     d.pii(label, &acct);
                     d.put(r.pick(&[
                         "으로 입금해 주세요",
@@ -330,13 +330,13 @@ fn pii_sentence(r: &mut Rng, d: &mut Doc, label: Label) {
                 }
                 1 => {
                     d.put("입금 계좌: ");
-                    d.put(&format!("{bank} "));
+                    d.put(format!("{bank} "));
                     d.pii(label, &acct);
                 }
                 2 => {
                     d.put("계좌번호는 ");
                     d.pii(label, &acct);
-                    d.put(&format!(" ({bank})"));
+                    d.put(format!(" ({bank})"));
                 }
                 _ => {
                     d.put("Bank account: ");

@@ -163,10 +163,9 @@ pub fn phone(r: &mut Rng) -> String {
             let mid = if p == "010" || r.chance(0.5) { 4 } else { 3 };
             let m = ascii(&r.digits(mid));
             let l = ascii(&r.digits(4));
-            let m = if m.starts_with('0') {
-                format!("2{}", &m[1..])
-            } else {
-                m
+            let m = match m.strip_prefix('0') {
+                Some(rest) => format!("2{rest}"),
+                None => m,
             };
             format!("{p}{sep}{m}{sep}{l}")
         }

@@ -1,5 +1,4 @@
 //! Prints the spans found in each argument (debugging aid).
-#![allow(missing_docs)]
 fn main() {
     let s = nuri_pii::Scanner::new();
     for a in std::env::args().skip(1) {
