@@ -7,7 +7,7 @@
 //! nuri-pii-eval scan [--redact]          # stream stdin → JSON lines (or redacted text) on stdout
 //! ```
 
-use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::time::Instant;
 
 use nuri_pii::json::{span_json_line, SpanRecord};
@@ -106,15 +106,22 @@ fn cmd_scan(redact: bool) -> io::Result<()> {
         pending.extend_from_slice(&buf[..n]);
         // Hand over only complete UTF-8; keep a split character for the next read.
         let valid = match std::str::from_utf8(&pending) {
-            Ok(_) => pending.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Ok(text) => {
+                emit(ss.push(text), &mut out)?;
+                pending.len()
+            }
+            Err(e) if e.error_len().is_none() => {
+                let n = e.valid_up_to();
+                // `n` is where the valid prefix ends, so this never falls back.
+                emit(
+                    ss.push(std::str::from_utf8(&pending[..n]).unwrap_or_default()),
+                    &mut out,
+                )?;
+                n
+            }
             Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
         };
-        let text = std::str::from_utf8(&pending[..valid])
-            .unwrap_or_default()
-            .to_owned();
         pending.drain(..valid);
-        emit(ss.push(&text), &mut out)?;
     }
     emit(ss.finish().into_iter().collect(), &mut out)?;
     out.flush()?;
@@ -123,6 +130,5 @@ fn cmd_scan(redact: bool) -> io::Result<()> {
         "{bytes} bytes, {spans} spans, {secs:.2}s, {:.1} MB/s",
         bytes as f64 / 1e6 / secs
     );
-    let _ = io::stdin().lock().fill_buf();
     Ok(())
 }

@@ -37,12 +37,19 @@ fn corpus(bytes: usize, lines: &[&str]) -> String {
 fn bench(c: &mut Criterion) {
     let scanner = Scanner::new();
     let mixed = corpus(1 << 20, LINES);
-    let prose = corpus(1 << 20, &[LINES[0], LINES[3], LINES[8], LINES[11], LINES[12]]);
+    let prose = corpus(
+        1 << 20,
+        &[LINES[0], LINES[3], LINES[8], LINES[11], LINES[12]],
+    );
     let mut g = c.benchmark_group("pii");
     g.throughput(Throughput::Bytes(mixed.len() as u64));
-    g.bench_function("scan_mixed_1MiB", |b| b.iter(|| scanner.scan(black_box(&mixed))));
+    g.bench_function("scan_mixed_1MiB", |b| {
+        b.iter(|| scanner.scan(black_box(&mixed)))
+    });
     g.throughput(Throughput::Bytes(prose.len() as u64));
-    g.bench_function("scan_prose_1MiB", |b| b.iter(|| scanner.scan(black_box(&prose))));
+    g.bench_function("scan_prose_1MiB", |b| {
+        b.iter(|| scanner.scan(black_box(&prose)))
+    });
     g.throughput(Throughput::Bytes(mixed.len() as u64));
     g.bench_function("scan_redact_mixed_1MiB", |b| {
         b.iter(|| {

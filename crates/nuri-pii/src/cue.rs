@@ -2,6 +2,8 @@
 //! honorifics, region names, order/version words… Detectors ask [`Cues`] whether a cue of some
 //! kind lies within a few bytes of a candidate instead of running one regex per label.
 
+use std::cell::Cell;
+
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::text::is_word_byte;
@@ -463,7 +465,11 @@ impl CueMatcher {
                 cue,
             });
         }
-        Cues { hits, bytes }
+        Cues {
+            hits,
+            bytes,
+            window: Cell::new((usize::MAX, 0, 0)),
+        }
     }
 }
 
@@ -472,7 +478,13 @@ impl CueMatcher {
 pub(crate) struct Cues<'t> {
     pub hits: Vec<CueHit>,
     bytes: &'t [u8],
+    /// Detectors ask many questions about the same candidate: the kinds present in the
+    /// window before the last asked-about position, `(position, first hit index, kinds)`.
+    window: Cell<(usize, usize, u32)>,
 }
+
+/// How far back [`Cues::nearest_before`] may ever look, in bytes.
+const MAX_BEFORE: usize = 64;
 
 /// Whether `gap` (the text between a cue and a candidate) ties them together: no digit (the
 /// cue belongs to the first number after it), no line break and no sentence end (`.`, `!`,
@@ -513,8 +525,24 @@ impl Cues<'_> {
 
     /// The closest cue of `kind` ending within `before` bytes before `start`.
     pub(crate) fn nearest_before(&self, kind: Cue, start: usize, before: usize) -> Option<&CueHit> {
-        let lo = start.saturating_sub(before + 64);
-        let first = self.hits.partition_point(|h| h.start < lo);
+        let before = before.min(MAX_BEFORE);
+        // Hits are sorted by start; one may start up to 64 bytes (its length) before its end.
+        let (pos, first, kinds) = self.window.get();
+        let (first, kinds) = if pos == start {
+            (first, kinds)
+        } else {
+            let lo = start.saturating_sub(MAX_BEFORE + 64);
+            let first = self.hits.partition_point(|h| h.start < lo);
+            let k = self.hits[first..]
+                .iter()
+                .take_while(|h| h.start < start)
+                .fold(0, |a, h| a | h.cue.0);
+            self.window.set((start, first, k));
+            (first, k)
+        };
+        if kinds & kind.0 == 0 {
+            return None;
+        }
         self.hits[first..]
             .iter()
             .take_while(|h| h.start < start)

@@ -76,19 +76,36 @@ pub(crate) fn resolve(text: &str, mut hits: Vec<Hit>) -> Vec<Span> {
     hits.retain(|h| {
         h.start < h.end && text.is_char_boundary(h.start) && text.is_char_boundary(h.end)
     });
-    hits.sort_by(|a, b| {
-        (b.end - b.start)
-            .cmp(&(a.end - a.start))
-            .then(b.confidence.total_cmp(&a.confidence))
-            .then(a.start.cmp(&b.start))
-    });
+    // Sorted by start, a hit can only overlap the last kept one (whose start is ≤ its own and
+    // which does not overlap the one before), so one sweep resolves all overlaps.
+    hits.sort_by_key(|h| h.start);
+    let better = |a: &Hit, b: &Hit| {
+        (a.end - a.start)
+            .cmp(&(b.end - b.start))
+            .then(a.confidence.total_cmp(&b.confidence))
+            .then(b.start.cmp(&a.start))
+            .is_gt()
+    };
     let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
     for h in hits {
-        if kept.iter().all(|k| h.end <= k.start || k.end <= h.start) {
-            kept.push(h);
+        match kept.last_mut() {
+            Some(last) if h.start < last.end => {
+                if better(&h, last) {
+                    *last = h;
+                    // The replacement may now overlap the one before it.
+                    while kept.len() >= 2 && kept[kept.len() - 2].end > kept[kept.len() - 1].start {
+                        let n = kept.len();
+                        if better(&kept[n - 1], &kept[n - 2]) {
+                            kept.swap_remove(n - 2);
+                        } else {
+                            kept.pop();
+                        }
+                    }
+                }
+            }
+            _ => kept.push(h),
         }
     }
-    kept.sort_by_key(|h| h.start);
     let bytes = text.as_bytes();
     let mut pos = 0usize;
     let mut chars = 0usize;

@@ -42,12 +42,13 @@ pub(crate) struct Cand<'r> {
     pub groups: &'r [Group],
     /// The run began with `+` directly before this candidate's first digit.
     pub plus: bool,
+    lens: [usize; MAX_GROUPS],
 }
 
 impl Cand<'_> {
     /// Group lengths, e.g. `[3, 4, 4]`.
-    pub fn lens(&self) -> Vec<usize> {
-        self.groups.iter().map(|g| g.len).collect()
+    pub fn lens(&self) -> &[usize] {
+        &self.lens[..self.groups.len()]
     }
 
     /// Whether every separator after the first group is `sep`.
@@ -197,12 +198,17 @@ fn classify(ctx: &Ctx<'_>, digits: &[u8], groups: &[Group], lead: bool, hits: &m
             if b == groups.len() || groups[b].sep == Sep::Space {
                 let g = &groups[a..b];
                 let d_end = g.last().map_or(0, |x| x.d0 + x.len);
+                let mut lens = [0usize; MAX_GROUPS];
+                for (l, x) in lens.iter_mut().zip(g) {
+                    *l = x.len;
+                }
                 let cand = Cand {
                     start: g[0].start,
                     end: g[g.len() - 1].end,
                     digits: &digits[g[0].d0..d_end],
                     groups: g,
                     plus: plus && a == 0,
+                    lens,
                 };
                 if let Some(h) = detect(ctx, &cand) {
                     found = Some((h, b));
