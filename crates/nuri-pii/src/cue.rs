@@ -469,6 +469,7 @@ impl CueMatcher {
             hits,
             bytes,
             window: Cell::new((usize::MAX, 0, 0)),
+            after: Cell::new((usize::MAX, 0)),
         }
     }
 }
@@ -481,6 +482,8 @@ pub(crate) struct Cues<'t> {
     /// Detectors ask many questions about the same candidate: the kinds present in the
     /// window before the last asked-about position, `(position, first hit index, kinds)`.
     window: Cell<(usize, usize, u32)>,
+    /// The same for [`Cues::first_after`]: `(position, first hit index at or after it)`.
+    after: Cell<(usize, usize)>,
 }
 
 /// How far back [`Cues::nearest_before`] may ever look, in bytes.
@@ -557,7 +560,14 @@ impl Cues<'_> {
 
     /// The first cue of `kind` starting within `after` bytes after `end`.
     pub(crate) fn first_after(&self, kind: Cue, end: usize, after: usize) -> Option<&CueHit> {
-        let first = self.hits.partition_point(|h| h.start < end);
+        let (pos, cached) = self.after.get();
+        let first = if pos == end {
+            cached
+        } else {
+            let f = self.hits.partition_point(|h| h.start < end);
+            self.after.set((end, f));
+            f
+        };
         self.hits[first..]
             .iter()
             .take_while(|h| h.start <= end + after)

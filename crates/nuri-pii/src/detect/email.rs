@@ -42,15 +42,12 @@ pub(crate) fn detect(ctx: &Ctx<'_>, at: usize) -> Option<Hit> {
         e -= 1;
     }
     let domain = ctx.text.get(at + 1..e)?;
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2
-        || labels
-            .iter()
-            .any(|l| l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-'))
-    {
+    let bad_label =
+        |l: &str| l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-');
+    if !domain.contains('.') || domain.split('.').any(bad_label) {
         return None;
     }
-    let tld = labels.last().copied().unwrap_or("");
+    let tld = domain.rsplit('.').next().unwrap_or("");
     let tld_ok =
         (tld.len() >= 2 && tld.bytes().all(|c| c.is_ascii_alphabetic())) || tld.starts_with("xn--");
     if !tld_ok || FILE_TLDS.iter().any(|f| tld.eq_ignore_ascii_case(f)) {
