@@ -70,6 +70,25 @@ fn cmd_gen(mb: usize, seed: u64) -> io::Result<()> {
     out.flush()
 }
 
+/// Length of `b` without a trailing incomplete UTF-8 sequence.
+fn complete_prefix(b: &[u8]) -> usize {
+    let n = b.len();
+    for back in 1..=n.min(4) {
+        let c = b[n - back];
+        if c & 0xC0 != 0x80 {
+            // A lead byte (or ASCII): is its sequence complete?
+            let need = match c {
+                0x00..=0x7F => 1,
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            return if back >= need { n } else { n - back };
+        }
+    }
+    n
+}
+
 /// Streams stdin like `nuri pii scan` (one JSON line per span) or `nuri pii redact`.
 fn cmd_scan(redact: bool) -> io::Result<()> {
     let scanner = Scanner::new();
@@ -105,23 +124,17 @@ fn cmd_scan(redact: bool) -> io::Result<()> {
         bytes += n;
         pending.extend_from_slice(&buf[..n]);
         // Hand over only complete UTF-8; keep a split character for the next read.
-        let valid = match std::str::from_utf8(&pending) {
-            Ok(text) => {
-                emit(ss.push(text), &mut out)?;
-                pending.len()
-            }
-            Err(e) if e.error_len().is_none() => {
-                let n = e.valid_up_to();
-                // `n` is where the valid prefix ends, so this never falls back.
-                emit(
-                    ss.push(std::str::from_utf8(&pending[..n]).unwrap_or_default()),
-                    &mut out,
-                )?;
-                n
-            }
+        // Hand over only complete characters (validated once); keep a split one for later.
+        let valid = complete_prefix(&pending);
+        match std::str::from_utf8(&pending[..valid]) {
+            Ok(text) => emit(ss.push(text), &mut out)?,
             Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-        };
+        }
         pending.drain(..valid);
+    }
+    if !pending.is_empty() {
+        let e = "input ends inside a UTF-8 character";
+        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
     }
     emit(ss.finish().into_iter().collect(), &mut out)?;
     out.flush()?;
