@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! nuri-pii-eval score [SEED] [DOCS]      # Markdown table of P/R/F1 and false alarms
-//! nuri-pii-eval gen MB [SEED]            # MB megabytes of mixed chat text to stdout
+//! nuri-pii-eval gen MB [SEED]            # MB megabytes of evaluation-style text (dense PII)
+//! nuri-pii-eval chat MB                  # MB megabytes of the benchmark's realistic chat lines
 //! nuri-pii-eval scan [--redact]          # stream stdin → JSON lines (or redacted text) on stdout
 //! ```
 
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 use nuri_pii::json::{span_json_line, SpanRecord};
 use nuri_pii::{RedactMode, Redactor, Scanner, StreamScanner};
-use nuri_pii_eval::{bulk_text, gen, score};
+use nuri_pii_eval::{bulk_text, chat_text, gen, score};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,9 +21,10 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("score") => cmd_score(arg(1).unwrap_or(7), arg(2).unwrap_or(20_000) as usize),
         Some("gen") => cmd_gen(arg(1).unwrap_or(100) as usize, arg(2).unwrap_or(1)),
+        Some("chat") => cmd_chat(arg(1).unwrap_or(100) as usize),
         Some("scan") => cmd_scan(args.iter().any(|a| a == "--redact")),
         _ => {
-            eprintln!("usage: nuri-pii-eval score [SEED] [DOCS] | gen MB [SEED] | scan [--redact]");
+            eprintln!("usage: nuri-pii-eval score [SEED] [DOCS] | gen MB [SEED] | chat MB | scan [--redact]");
             std::process::exit(2);
         }
     };
@@ -66,6 +68,19 @@ fn cmd_gen(mb: usize, seed: u64) -> io::Result<()> {
         out.write_all(s.as_bytes())?;
         written += s.len();
         part += 1;
+    }
+    out.flush()
+}
+
+fn cmd_chat(mb: usize) -> io::Result<()> {
+    let mut s = String::new();
+    chat_text(1 << 20, &mut s);
+    // Whole copies of the 1 MiB block, so the text is exactly periodic.
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut written = 0;
+    while written < mb * 1_000_000 {
+        out.write_all(s.as_bytes())?;
+        written += s.len();
     }
     out.flush()
 }
