@@ -15,8 +15,10 @@ const AFTER: usize = 4;
 /// so the number is tried as an account before it is tried as a phone number.
 pub(crate) fn strong_context(ctx: &Ctx<'_>, c: &Cand<'_>) -> bool {
     let cues = ctx.cues;
-    cues.nearest_before_free(Cue::BANK.or(Cue::HEALTH), c.start, 16)
-        .is_some()
+    (10..=16).contains(&c.digits.len())
+        && cues
+            .nearest_before_free(Cue::BANK.or(Cue::HEALTH), c.start, 16)
+            .is_some()
         && !cues.near(Cue::PHONE, c.start, c.end, 32, 8)
 }
 
@@ -44,7 +46,11 @@ fn is_date(c: &Cand<'_>) -> bool {
 /// Detects an account or health-insurance number candidate.
 pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     let n = c.digits.len();
-    if !c.seps_in(&[Sep::Hyphen, Sep::Space]) || c.groups.len() > 5 || is_date(c) {
+    if !(10..=16).contains(&n)
+        || !c.seps_in(&[Sep::Hyphen, Sep::Space])
+        || c.groups.len() > 5
+        || is_date(c)
+    {
         return None;
     }
     let cues = ctx.cues;

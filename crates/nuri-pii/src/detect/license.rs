@@ -16,6 +16,9 @@ fn region_code_ok(code: u8) -> bool {
 pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     let lens = c.lens();
     let d = c.digits;
+    if d.len() != 12 && d.len() != 10 {
+        return None;
+    }
     let cue = ctx.cues.nearest_before(Cue::LICENSE, c.start, 48).is_some();
     let seps_ok = c.seps_in(&[Sep::Hyphen, Sep::Space]);
     if d.len() == 12 && seps_ok && (lens == [2, 2, 6, 2] || (lens == [12] && cue)) {

@@ -55,15 +55,18 @@ pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     if !mixed_ok {
         return None;
     }
-    let cue = ctx.cues.near(Cue::PHONE, c.start, c.end, 32, 16);
+    if !(7..=15).contains(&d.len()) {
+        return None;
+    }
+    let cue = || ctx.cues.near(Cue::PHONE, c.start, c.end, 32, 16);
     if c.plus {
-        return international(d, &lens, c, cue);
+        return international(d, lens, c, cue());
     }
     if c.groups.iter().skip(1).any(|g| g.sep == Sep::Dot) && !c.all_seps(Sep::Dot) {
         return None;
     }
-    if korean(d, &lens) {
-        let conf = if lens.len() > 1 || cue { 0.95 } else { 0.85 };
+    if korean(d, lens) {
+        let conf = if lens.len() > 1 || cue() { 0.95 } else { 0.85 };
         return Some(Hit::new(c.start, c.end, Label::Phone, conf));
     }
     // Without `+`: "82-10-1234-5678" or "82 10 1234 5678" (country code then national).
