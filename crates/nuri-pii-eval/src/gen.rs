@@ -169,7 +169,8 @@ fn pii_sentence(r: &mut Rng, d: &mut Doc, label: Label) {
             } else {
                 v::frn_digits(r)
             };
-            let mut s = match r.below(10) {
+            let mut s = match r.below(11) {
+                10 => v::grouped(&digits, &[6, 7], "–"),
                 0 => v::grouped(&digits, &[6, 7], " "),
                 1 | 2 => v::ascii(&digits),
                 _ => v::grouped(&digits, &[6, 7], "-"),
@@ -287,7 +288,22 @@ fn pii_sentence(r: &mut Rng, d: &mut Doc, label: Label) {
                 ])
             };
             d.put(pre);
-            d.pii(label, &v::phone(r));
+            let mut p = v::phone(r);
+            if r.chance(0.04) {
+                p = v::full_width(&p);
+            }
+            let brackets: &[(&str, &str)] = &[
+                ("", ""),
+                ("", ""),
+                ("(", ")"),
+                ("[", "]"),
+                ("\"", "\""),
+                ("'", "'"),
+            ];
+            let (open, close) = *r.pick(brackets);
+            d.put(open);
+            d.pii(label, &p);
+            d.put(close);
             d.put(r.pick(PARTICLES));
             end(r, d);
         }
@@ -295,7 +311,15 @@ fn pii_sentence(r: &mut Rng, d: &mut Doc, label: Label) {
             let pre = if en {
                 r.pick(&["Email me at ", "contact: ", "<", "send it to ", ""])
             } else {
-                r.pick(&["메일 ", "이메일: ", "", "회신은 ", "메일주소 "])
+                r.pick(&[
+                    "메일 ",
+                    "이메일: ",
+                    "",
+                    "회신은 ",
+                    "메일주소 ",
+                    "mailto:",
+                    "(이메일) ",
+                ])
             };
             d.put(pre);
             d.pii(label, &v::email(r));
@@ -310,8 +334,13 @@ fn pii_sentence(r: &mut Rng, d: &mut Doc, label: Label) {
                 "",
                 "신용카드 ",
                 "Visa ",
+                "카드번호:\n",
             ]));
-            d.pii(label, &v::card(r));
+            let mut c = v::card(r);
+            if r.chance(0.04) {
+                c = v::full_width(&c);
+            }
+            d.pii(label, &c);
             d.put(r.pick(PARTICLES));
             end(r, d);
         }
@@ -339,7 +368,7 @@ fn pii_sentence(r: &mut Rng, d: &mut Doc, label: Label) {
                     d.put(format!(" ({bank})"));
                 }
                 _ => {
-                    d.put("Bank account: ");
+                    d.put(r.pick(&["Bank account: ", "계좌번호:\n", "입금하실 곳 - "]));
                     d.pii(label, &acct);
                 }
             }
@@ -351,6 +380,8 @@ fn pii_sentence(r: &mut Rng, d: &mut Doc, label: Label) {
                 "건강보험번호: ",
                 "보험증번호 ",
                 "health insurance no. ",
+                "건강보험증번호\n",
+                "건강보험 가입자 번호는 ",
             ]));
             d.pii(label, &v::health(r));
             end(r, d);

@@ -491,8 +491,22 @@ const MAX_BEFORE: usize = 64;
 
 /// Whether `gap` (the text between a cue and a candidate) ties them together: no digit (the
 /// cue belongs to the first number after it), no line break and no sentence end (`.`, `!`,
-/// `?` then a space), except, after a cue, the `.` of an abbreviation (`Tel.`, `No.`).
+/// `?` then a space), except, after a cue, the `.` of an abbreviation (`Tel.`, `No.`), and a
+/// single line break right after a label (`계좌번호:⏎123…`).
 fn same_clause(gap: &[u8], cue_first: bool) -> bool {
+    // "계좌번호:⏎123-…": a label ending its line still labels a number that starts the next.
+    let mut gap = gap;
+    if cue_first {
+        if let Some(nl) = gap.iter().position(|&b| b == b'\n') {
+            let tail = &gap[nl + 1..];
+            if tail
+                .iter()
+                .all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b':' | b'-'))
+            {
+                gap = &gap[..nl];
+            }
+        }
+    }
     for (i, &b) in gap.iter().enumerate() {
         match b {
             b'\n' | b'0'..=b'9' => return false,

@@ -69,6 +69,13 @@ fn rrn_post_2020_has_no_check_digit() {
 }
 
 #[test]
+fn rrn_1800s_needs_its_check_digit() {
+    // Gender digit 9 = man born 1899: only the legacy scheme exists, so the check must hold.
+    has("990101-9123456", Label::KrRrn, "990101-9123456");
+    none("990101-9123457");
+}
+
+#[test]
 fn rrn_negatives() {
     // Invalid check digit, born before 2020-10, no cue.
     none("800101-1234567");

@@ -16,9 +16,8 @@ const AFTER: usize = 4;
 pub(crate) fn strong_context(ctx: &Ctx<'_>, c: &Cand<'_>) -> bool {
     let cues = ctx.cues;
     (10..=16).contains(&c.digits.len())
-        && cues
-            .nearest_before_free(Cue::BANK.or(Cue::HEALTH), c.start, 16)
-            .is_some()
+        && (cues.nearest_before_free(Cue::BANK, c.start, 16).is_some()
+            || cues.nearest_before_free(Cue::HEALTH, c.start, 28).is_some())
         && !cues.near(Cue::PHONE, c.start, c.end, 32, 8)
 }
 
@@ -57,7 +56,8 @@ pub(crate) fn detect(ctx: &Ctx<'_>, c: &Cand<'_>) -> Option<Hit> {
     if cues.near(Cue::NEGATIVE, c.start, c.end, 10, 0) || hotline_or_barcode(c) {
         return None;
     }
-    let health = cues.distance_before(Cue::HEALTH, c.start, BEFORE);
+    // "건강보험 가입자 번호는 …": insurance labels run longer than bank ones.
+    let health = cues.distance_before(Cue::HEALTH, c.start, BEFORE + 12);
     let bank = cues.distance_before(Cue::BANK, c.start, BEFORE);
     let closest = match (health, bank) {
         (Some(h), Some(b)) => Some(if h <= b { Cue::HEALTH } else { Cue::BANK }),

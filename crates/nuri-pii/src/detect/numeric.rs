@@ -219,7 +219,10 @@ fn classify(ctx: &Ctx<'_>, digits: &[u8], groups: &[Group], lead: bool, hits: &m
         }
         match found {
             Some((mut h, b)) => {
-                if lead && a == 0 && h.label == crate::Label::Phone {
+                // The `+` of `+82…` and the `(` of `(02) 123-4567` belong to the phone; the `(`
+                // of `(010-1234-5678)` does not.
+                let paren_area = groups.get(1).is_some_and(|g| g.sep == Sep::Paren);
+                if lead && a == 0 && h.label == crate::Label::Phone && (plus || paren_area) {
                     h.start = h.start.saturating_sub(1);
                 }
                 hits.push(h);
