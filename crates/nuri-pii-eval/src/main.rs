@@ -86,24 +86,6 @@ fn cmd_chat(mb: usize) -> io::Result<()> {
 }
 
 /// Length of `b` without a trailing incomplete UTF-8 sequence.
-fn complete_prefix(b: &[u8]) -> usize {
-    let n = b.len();
-    for back in 1..=n.min(4) {
-        let c = b[n - back];
-        if c & 0xC0 != 0x80 {
-            // A lead byte (or ASCII): is its sequence complete?
-            let need = match c {
-                0x00..=0x7F => 1,
-                0xC0..=0xDF => 2,
-                0xE0..=0xEF => 3,
-                _ => 4,
-            };
-            return if back >= need { n } else { n - back };
-        }
-    }
-    n
-}
-
 /// Streams stdin like `nuri pii scan` (one JSON line per span) or `nuri pii redact`.
 fn cmd_scan(redact: bool) -> io::Result<()> {
     let scanner = Scanner::new();
@@ -140,7 +122,7 @@ fn cmd_scan(redact: bool) -> io::Result<()> {
         pending.extend_from_slice(&buf[..n]);
         // Hand over only complete UTF-8; keep a split character for the next read.
         // Hand over only complete characters (validated once); keep a split one for later.
-        let valid = complete_prefix(&pending);
+        let valid = nuri_pii::complete_utf8_prefix(&pending);
         match std::str::from_utf8(&pending[..valid]) {
             Ok(text) => emit(ss.push(text), &mut out)?,
             Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),

@@ -34,7 +34,7 @@ pub use label::{Label, UnknownLabel};
 pub use redact::{redact, RedactMode, Redactor};
 pub use scanner::Scanner;
 pub use span::Span;
-pub use stream::{Chunk, StreamScanner, DEFAULT_CHUNK};
+pub use stream::{complete_utf8_prefix, Chunk, StreamScanner, DEFAULT_CHUNK};
 
 /// Check-digit helpers, public for the evaluation generator and tests.
 pub mod checks {

@@ -31,10 +31,16 @@ enum Command {
     Migrate,
     /// Manage organisations, projects, keys and members.
     Admin(commands::admin::AdminArgs),
+    /// Find or remove personal information in text.
+    #[command(subcommand)]
+    Pii(commands::pii::PiiCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Pii(cmd) = cli.command {
+        return commands::pii::run(cmd);
+    }
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
             Command::Serve => commands::serve::run(cli.config.as_deref()).await,
             Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
             Command::Admin(args) => commands::admin::run(cli.config.as_deref(), args).await,
+            Command::Pii(_) => Ok(ExitCode::SUCCESS),
         }
     });
     match result {

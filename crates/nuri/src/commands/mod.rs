@@ -2,4 +2,5 @@
 
 pub mod admin;
 pub mod migrate;
+pub mod pii;
 pub mod serve;
