@@ -6,14 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body as AxumBody;
-use axum::extract::{DefaultBodyLimit, Path};
+use axum::extract::{Path, Request};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
 use axum::Router;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::request::Parts;
+use http::{HeaderMap, StatusCode};
 
 use super::directives::ErrorStyle;
 use super::errors::ApiError;
@@ -76,33 +77,37 @@ fn router(state: Arc<State>) -> Router {
     Router::new()
         .route(
             "/v1/chat/completions",
-            post(
-                move |m: Method, u: Uri, h: HeaderMap, b: Bytes| async move {
-                    chat_completions(&chat, m, u, h, b).await
-                },
-            ),
+            post(move |req: Request| async move {
+                match read(req).await {
+                    Ok((parts, body)) => chat_completions(&chat, &parts, body).await,
+                    Err(reply) => chat.respond(reply, 0).await,
+                }
+            }),
         )
         .route(
             "/v1/completions",
-            post(
-                move |m: Method, u: Uri, h: HeaderMap, b: Bytes| async move {
-                    legacy_completions(&completions, m, u, h, b).await
-                },
-            ),
+            post(move |req: Request| async move {
+                match read(req).await {
+                    Ok((parts, body)) => legacy_completions(&completions, &parts, body).await,
+                    Err(reply) => completions.respond(reply, 0).await,
+                }
+            }),
         )
         .route(
             "/v1/embeddings",
-            post(
-                move |m: Method, u: Uri, h: HeaderMap, b: Bytes| async move {
-                    embeddings_handler(&embeddings, m, u, h, b).await
-                },
-            ),
+            post(move |req: Request| async move {
+                match read(req).await {
+                    Ok((parts, body)) => embeddings_handler(&embeddings, &parts, body).await,
+                    Err(reply) => embeddings.respond(reply, 0).await,
+                }
+            }),
         )
         .route(
             "/v1/models",
-            get(move |m: Method, u: Uri, h: HeaderMap| async move {
-                let id = models.record(&m, &u, &h, Bytes::new());
-                let reply = match models.check_key(&h) {
+            get(move |req: Request| async move {
+                let (parts, _) = req.into_parts();
+                let id = models.record(&parts, Bytes::new());
+                let reply = match models.check_key(&parts.headers) {
                     Err(e) => Reply::error(&e),
                     Ok(()) => render::models(&models.config),
                 };
@@ -111,32 +116,55 @@ fn router(state: Arc<State>) -> Router {
         )
         .route(
             "/v1/models/{id}",
-            get(
-                move |m: Method, u: Uri, h: HeaderMap, Path(name): Path<String>| async move {
-                    let id = model.record(&m, &u, &h, Bytes::new());
-                    let reply = match model.check_key(&h) {
-                        Err(e) => Reply::error(&e),
-                        Ok(()) => render::model(&model.config, &name),
-                    };
-                    model.respond(reply, id).await
-                },
-            ),
+            get(move |Path(name): Path<String>, req: Request| async move {
+                let (parts, _) = req.into_parts();
+                let id = model.record(&parts, Bytes::new());
+                let reply = match model.check_key(&parts.headers) {
+                    Err(e) => Reply::error(&e),
+                    Ok(()) => render::model(&model.config, &name),
+                };
+                model.respond(reply, id).await
+            }),
         )
-        .fallback(
-            move |m: Method, u: Uri, h: HeaderMap, b: Bytes| async move {
-                let id = fallback.record(&m, &u, &h, b);
-                let mut err = ApiError::invalid(format!("Invalid URL ({m} {})", u.path()), "url");
-                err.status = 404;
-                err.param = None;
-                fallback.respond(Reply::error(&err), id).await
-            },
-        )
-        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .fallback(move |req: Request| async move {
+            let (parts, body) = match read(req).await {
+                Ok(read) => read,
+                Err(reply) => return fallback.respond(reply, 0).await,
+            };
+            let id = fallback.record(&parts, body);
+            let mut err = ApiError::invalid(
+                format!("Invalid URL ({} {})", parts.method, parts.uri.path()),
+                "url",
+            );
+            err.status = 404;
+            err.param = None;
+            fallback.respond(Reply::error(&err), id).await
+        })
 }
 
-async fn chat_completions(state: &State, m: Method, u: Uri, h: HeaderMap, body: Bytes) -> Response {
-    let n = state.record(&m, &u, &h, body.clone());
-    let reply = match state.check_key(&h).and_then(|()| request::chat(&body)) {
+/// The most body the mock reads (gateway tests may send large bodies on purpose).
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Splits a request into its head and whole body.
+async fn read(req: Request) -> Result<(Parts, Bytes), Reply> {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(_) => {
+            let mut err =
+                ApiError::invalid("request body too large or unreadable".to_owned(), "body");
+            err.status = 413;
+            Err(Reply::error(&err))
+        }
+    }
+}
+
+async fn chat_completions(state: &State, parts: &Parts, body: Bytes) -> Response {
+    let n = state.record(parts, body.clone());
+    let reply = match state
+        .check_key(&parts.headers)
+        .and_then(|()| request::chat(&body))
+    {
         Err(e) => Reply::error(&e),
         Ok(job) => match state.check_model(&job.model) {
             Err(e) => Reply::error(&e),
@@ -154,16 +182,13 @@ async fn chat_completions(state: &State, m: Method, u: Uri, h: HeaderMap, body: 
                     Some(template) => {
                         let bytes =
                             template.render(ids, &model_json(&job.model), job.prompt_tokens);
-                        let mut reply = if job.stream {
-                            let mut r = Reply::json(200, Vec::new());
-                            r.content_type = "text/event-stream";
-                            r.body = Body::Steps(vec![Step::Data(bytes)]);
-                            r
+                        let mut reply = Reply::json(200, Vec::new());
+                        if job.stream {
+                            reply.content_type = "text/event-stream";
+                            reply.body = Body::Steps(vec![Step::Data(bytes)]);
                         } else {
-                            let mut r = Reply::json(200, Vec::new());
-                            r.body = Body::Full(bytes);
-                            r
-                        };
+                            reply.body = Body::Full(bytes);
+                        }
                         reply.first_byte_delay = state.config.first_byte_delay;
                         reply
                     }
@@ -175,16 +200,10 @@ async fn chat_completions(state: &State, m: Method, u: Uri, h: HeaderMap, body: 
     state.respond(reply, n).await
 }
 
-async fn legacy_completions(
-    state: &State,
-    m: Method,
-    u: Uri,
-    h: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let n = state.record(&m, &u, &h, body.clone());
+async fn legacy_completions(state: &State, parts: &Parts, body: Bytes) -> Response {
+    let n = state.record(parts, body.clone());
     let reply = match state
-        .check_key(&h)
+        .check_key(&parts.headers)
         .and_then(|()| request::completion(&body))
     {
         Err(e) => Reply::error(&e),
@@ -206,15 +225,12 @@ async fn legacy_completions(
     state.respond(reply, n).await
 }
 
-async fn embeddings_handler(
-    state: &State,
-    m: Method,
-    u: Uri,
-    h: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let n = state.record(&m, &u, &h, body.clone());
-    let reply = match state.check_key(&h).and_then(|()| request::embedding(&body)) {
+async fn embeddings_handler(state: &State, parts: &Parts, body: Bytes) -> Response {
+    let n = state.record(parts, body.clone());
+    let reply = match state
+        .check_key(&parts.headers)
+        .and_then(|()| request::embedding(&body))
+    {
         Err(e) => Reply::error(&e),
         Ok(job) => match state.check_model(&job.model) {
             Err(e) => Reply::error(&e),
@@ -259,15 +275,16 @@ static RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
 
 impl State {
     /// Records the request (when enabled) and returns its sequence number.
-    fn record(&self, m: &Method, u: &Uri, h: &HeaderMap, body: Bytes) -> u64 {
+    fn record(&self, parts: &Parts, body: Bytes) -> u64 {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         if self.config.record_requests {
+            let u = &parts.uri;
             lock(&self.recorded).push(RecordedRequest {
-                method: m.as_str().to_owned(),
+                method: parts.method.as_str().to_owned(),
                 path: u
                     .path_and_query()
                     .map_or_else(|| u.path().to_owned(), |pq| pq.as_str().to_owned()),
-                headers: h.clone(),
+                headers: parts.headers.clone(),
                 body,
             });
         }
