@@ -4,8 +4,7 @@
 //! manages tenants over the admin API (and `nuri admin bootstrap` creates the first operator
 //! directly in the database).
 
-mod commands;
-mod compose;
+use nuri::commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
