@@ -48,7 +48,8 @@ fn sse_data(body: &str) -> Vec<String> {
         body.ends_with("\n\n"),
         "body must end with a blank line: {body:?}"
     );
-    body.strip_suffix("\n\n")
+    let strict: Vec<String> = body
+        .strip_suffix("\n\n")
         .unwrap()
         .split("\n\n")
         .map(|ev| {
@@ -57,7 +58,9 @@ fn sse_data(body: &str) -> Vec<String> {
                 .unwrap_or_else(|| panic!("event must start with 'data: ': {ev:?}"))
                 .to_owned()
         })
-        .collect()
+        .collect();
+    assert_eq!(strict, nuri_testkit::sse::data(body));
+    strict
 }
 
 fn json_events(data: &[String]) -> Vec<Value> {
