@@ -137,12 +137,13 @@ run_cell() { # name url mode conc model key
 ttfb_p50() { # url model key
   local i body
   body='{"model":"'"$2"'","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"stream":true}'
-  for ((i = 0; i < TTFB_N; i++)); do
-    curl -s -o /dev/null --max-time 5 -w '%{time_starttransfer}\n' \
+  local deadline=$((SECONDS + 60)) # bounded even when the target hangs
+  for ((i = 0; i < TTFB_N && SECONDS < deadline; i++)); do
+    curl -s -o /dev/null --max-time 2 -w '%{time_starttransfer}\n' \
       -H 'Content-Type: application/json' -H "Authorization: Bearer $3" -d "$body" "$1" || true
   done | python3 -c '
 import statistics,sys
-v = sorted(float(x) * 1000 for x in sys.stdin if x.strip())
+v = sorted(float(x) * 1000 for x in sys.stdin if x.strip() and float(x) > 0)
 print("%.3f" % statistics.median(v) if v else "nan")'
 }
 
