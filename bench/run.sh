@@ -37,17 +37,17 @@ die() { log "error: $*"; exit 1; }
 PIDS=()
 TMP_DIRS=()
 cleanup() {
-  local pid
+  local rc=$? pid d
   for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   done
   for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+    if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
   done
-  local d
   for d in "${TMP_DIRS[@]:-}"; do
-    [ -n "$d" ] && rm -rf "$d"
+    if [ -n "$d" ]; then rm -rf "$d"; fi
   done
+  exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -137,12 +137,13 @@ run_cell() { # name url mode conc model key
 ttfb_p50() { # url model key
   local i body
   body='{"model":"'"$2"'","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"stream":true}'
-  for ((i = 0; i < TTFB_N; i++)); do
-    curl -s -o /dev/null --max-time 5 -w '%{time_starttransfer}\n' \
+  local deadline=$((SECONDS + 60)) # bounded even when the target hangs
+  for ((i = 0; i < TTFB_N && SECONDS < deadline; i++)); do
+    curl -s -o /dev/null --max-time 2 -w '%{time_starttransfer}\n' \
       -H 'Content-Type: application/json' -H "Authorization: Bearer $3" -d "$body" "$1" || true
   done | python3 -c '
 import statistics,sys
-v = sorted(float(x) * 1000 for x in sys.stdin if x.strip())
+v = sorted(float(x) * 1000 for x in sys.stdin if x.strip() and float(x) > 0)
 print("%.3f" % statistics.median(v) if v else "nan")'
 }
 
@@ -284,8 +285,8 @@ NURI_HWM=
     for mode in $MODES; do
       read -r _ d50 d99 _ _ <<<"${RESULT[direct,$mode,1]:-0 nan nan 0 0}"
       read -r _ n50 n99 _ _ <<<"${RESULT[nuri,$mode,1]:-0 nan nan 0 0}"
-      echo "- added latency at c=1 ($mode): p50 +$(python3 -c "print('%.3f' % ($n50 - $d50))") ms," \
-        "p99 +$(python3 -c "print('%.3f' % ($n99 - $d99))") ms"
+      echo "- added latency at c=1 ($mode): p50 $(python3 -c "print('%+.3f' % ($n50 - $d50))") ms," \
+        "p99 $(python3 -c "print('%+.3f' % ($n99 - $d99))") ms"
     done
   fi
   echo "- peak RSS (VmHWM): mock $((MOCK_HWM / 1024)) MiB${NURI_HWM:+, nuri $((NURI_HWM / 1024)) MiB}"

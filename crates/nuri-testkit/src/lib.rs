@@ -4,6 +4,7 @@
 //!   wire format in `shared/docs/provider-protocols.md` §1 and §10, with one scenario chosen
 //!   per request so a single server can serve a whole test suite. The same server runs
 //!   standalone as the `nuri-mock-upstream` binary for load benchmarks.
+//! * [`sse`]: a tolerant server-sent-events parser for tests that read streams.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -17,5 +18,6 @@
 //! ```
 
 pub mod openai;
+pub mod sse;
 
-pub use openai::{MockConfig, MockHandle, MockOpenAi, RecordedRequest};
+pub use openai::{MockConfig, MockHandle, MockOpenAi, RecordedRequest, StreamCounts};

@@ -48,7 +48,8 @@ fn sse_data(body: &str) -> Vec<String> {
         body.ends_with("\n\n"),
         "body must end with a blank line: {body:?}"
     );
-    body.strip_suffix("\n\n")
+    let strict: Vec<String> = body
+        .strip_suffix("\n\n")
         .unwrap()
         .split("\n\n")
         .map(|ev| {
@@ -57,7 +58,9 @@ fn sse_data(body: &str) -> Vec<String> {
                 .unwrap_or_else(|| panic!("event must start with 'data: ': {ev:?}"))
                 .to_owned()
         })
-        .collect()
+        .collect();
+    assert_eq!(strict, nuri_testkit::sse::data(body));
+    strict
 }
 
 fn json_events(data: &[String]) -> Vec<Value> {
@@ -758,4 +761,64 @@ async fn dropping_the_handle_stops_the_server() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn no_usage_omits_usage_everywhere() {
+    let mock = MockOpenAi::start(MockConfig::default());
+    let text = post(
+        &mock,
+        "/chat/completions",
+        chat_stream("hi mock:no_usage", true),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let data = sse_data(&text);
+    assert_eq!(data.len(), 11); // role, 8 content, finish, [DONE]
+    for e in json_events(&data) {
+        assert!(!e.as_object().unwrap().contains_key("usage"));
+    }
+    let body: Value = post(&mock, "/chat/completions", chat("hi mock:no_usage"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("usage").is_none());
+}
+
+#[tokio::test]
+async fn streams_dropped_by_the_client_are_counted() {
+    let mock = MockOpenAi::start(MockConfig::default());
+    post(&mock, "/chat/completions", chat_stream("hi", true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let resp = post(
+        &mock,
+        "/chat/completions",
+        chat_stream("hi mock:content=50 mock:chunk_delay_ms=20", true),
+    )
+    .await;
+    let mut stream = resp.bytes_stream();
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mock.streams().aborted == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "abort not noticed: {:?}",
+            mock.streams()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        mock.streams(),
+        nuri_testkit::StreamCounts {
+            completed: 1,
+            aborted: 1
+        }
+    );
 }

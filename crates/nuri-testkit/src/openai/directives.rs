@@ -30,6 +30,7 @@ pub(crate) struct Directives {
     pub delay: Option<Duration>,
     pub chunk_delay: Option<Duration>,
     pub garbage: bool,
+    pub no_usage: bool,
     /// The words of the text that are not directives (for `mock:echo`).
     pub echo_words: Vec<String>,
 }
@@ -52,6 +53,7 @@ impl Directives {
             && self.delay.is_none()
             && self.chunk_delay.is_none()
             && !self.garbage
+            && !self.no_usage
     }
 
     /// Reads the directives of `text`, adding to what earlier texts set.
@@ -107,6 +109,7 @@ impl Directives {
                 "delay_ms" => self.delay = millis().or(self.delay),
                 "chunk_delay_ms" => self.chunk_delay = millis().or(self.chunk_delay),
                 "garbage" => self.garbage = true,
+                "no_usage" => self.no_usage = true,
                 _ => {}
             }
         }

@@ -36,6 +36,7 @@
 //! | `mock:delay_ms=MS` | wait before the first byte (status line and headers included) |
 //! | `mock:chunk_delay_ms=MS` | wait between SSE events |
 //! | `mock:garbage` | `200`, `content-type: application/json`, a non-JSON body |
+//! | `mock:no_usage` | no usage anywhere, as from a server that ignores `stream_options`: no usage chunk, no `usage` key on chunks, no `usage` in a JSON answer |
 //!
 //! Request fields honoured: `stream`, `stream_options.include_usage`, `n` (choices interleave,
 //! each with its own role and finish chunk), `stop` (the answer is cut before the first
@@ -72,6 +73,7 @@ mod server;
 mod template;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -174,13 +176,15 @@ impl MockOpenAi {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let state = server::State::new(config, Arc::clone(&recorded));
+        let streams = Arc::new(StreamStats::default());
+        let state = server::State::new(config, Arc::clone(&recorded), Arc::clone(&streams));
         tokio::spawn(server::serve_with_state(listener, state, async move {
             let _ = stop_rx.await;
         }));
         Ok(MockHandle {
             addr,
             recorded,
+            streams,
             _stop: stop_tx,
         })
     }
@@ -191,6 +195,7 @@ impl MockOpenAi {
 pub struct MockHandle {
     addr: SocketAddr,
     recorded: Arc<Mutex<Vec<RecordedRequest>>>,
+    streams: Arc<StreamStats>,
     // Dropping the sender ends the server's graceful-shutdown future.
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -216,10 +221,36 @@ impl MockHandle {
         lock(&self.recorded).last().cloned()
     }
 
+    /// How the streamed bodies sent so far ended: `completed` ran to their last byte,
+    /// `aborted` were dropped first because the client went away (e.g. a gateway that stopped
+    /// reading upstream after its own client disconnected). A `mock:cut` counts as neither.
+    /// Bodies sent in one piece (plain JSON answers) are not counted.
+    pub fn streams(&self) -> StreamCounts {
+        StreamCounts {
+            completed: self.streams.completed.load(Ordering::Relaxed),
+            aborted: self.streams.aborted.load(Ordering::Relaxed),
+        }
+    }
+
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         lock(&self.recorded).clear();
     }
+}
+
+/// How streamed bodies ended; see [`MockHandle::streams`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCounts {
+    /// Streams sent to their end.
+    pub completed: u64,
+    /// Streams dropped before their end because the client went away.
+    pub aborted: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StreamStats {
+    pub completed: AtomicU64,
+    pub aborted: AtomicU64,
 }
 
 /// Locks the recording even if a panicking test thread poisoned it.

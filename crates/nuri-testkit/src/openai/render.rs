@@ -212,7 +212,8 @@ struct Full<'a, C: Serialize> {
     created: u64,
     model: &'a str,
     choices: C,
-    usage: &'a Usage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Usage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     service_tier: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -511,7 +512,7 @@ fn full(job: &Job, answer: &Answer, ids: Ids<'_>) -> Vec<u8> {
                 created: ids.created,
                 model: &job.model,
                 choices,
-                usage: &usage,
+                usage: (!job.directives.no_usage).then_some(&usage),
                 service_tier: None,
                 system_fingerprint: Some(FINGERPRINT),
             })
@@ -531,7 +532,7 @@ fn chat_full<'a>(
         created: ids.created,
         model: &job.model,
         choices,
-        usage,
+        usage: (!job.directives.no_usage).then_some(usage),
         service_tier: Some("default"),
         system_fingerprint: Some(FINGERPRINT),
     }
@@ -567,7 +568,9 @@ fn parts(answer: &Answer) -> Vec<Part<'_>> {
 fn stream(job: &Job, config: &MockConfig, answer: &Answer, ids: Ids<'_>) -> Reply {
     let d = &job.directives;
     let chunk_delay = d.chunk_delay.unwrap_or(config.chunk_delay);
-    let usage_field = job.include_usage.then_some(None);
+    // A server that ignores `stream_options` (mock:no_usage) omits the key and the usage chunk.
+    let send_usage = job.include_usage && !d.no_usage;
+    let usage_field = send_usage.then_some(None);
     let parts = parts(answer);
     let mut events: Vec<Bytes> = Vec::new();
     let mut content_events = 0usize;
@@ -608,7 +611,7 @@ fn stream(job: &Job, config: &MockConfig, answer: &Answer, ids: Ids<'_>) -> Repl
             events.push(Bytes::from_static(b"data: [DONE]\n\n"));
         }
     } else if !struck {
-        if job.include_usage {
+        if send_usage {
             let usage = Usage::new(job.prompt_tokens, answer.tokens() * job.n as u64);
             events.push(match job.kind {
                 Kind::Chat => event(&Chunk {

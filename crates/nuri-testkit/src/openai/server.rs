@@ -21,7 +21,7 @@ use super::errors::ApiError;
 use super::render::{self, Body, Ids, Reply, Step};
 use super::request;
 use super::template::Templates;
-use super::{lock, MockConfig, RecordedRequest};
+use super::{lock, MockConfig, RecordedRequest, StreamStats};
 
 /// Shared by all requests of one server.
 pub(crate) struct State {
@@ -29,11 +29,17 @@ pub(crate) struct State {
     recorded: Arc<Mutex<Vec<RecordedRequest>>>,
     counter: AtomicU64,
     templates: Option<Templates>,
+    streams: Arc<StreamStats>,
 }
 
 impl State {
-    pub fn new(config: MockConfig, recorded: Arc<Mutex<Vec<RecordedRequest>>>) -> Arc<Self> {
+    pub fn new(
+        config: MockConfig,
+        recorded: Arc<Mutex<Vec<RecordedRequest>>>,
+        streams: Arc<StreamStats>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            streams,
             templates: Templates::build(&config),
             config,
             recorded,
@@ -49,7 +55,7 @@ pub async fn serve(
     config: MockConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = State::new(config, Arc::new(Mutex::new(Vec::new())));
+    let state = State::new(config, Arc::new(Mutex::new(Vec::new())), Arc::default());
     serve_with_state(listener, state, shutdown).await
 }
 
@@ -320,7 +326,9 @@ impl State {
         }
         let body = match reply.body {
             Body::Full(b) => AxumBody::from(b),
-            Body::Steps(steps) => AxumBody::from_stream(steps_stream(steps)),
+            Body::Steps(steps) => {
+                AxumBody::from_stream(steps_stream(steps, Arc::clone(&self.streams)))
+            }
         };
         let mut response = Response::new(body);
         *response.status_mut() =
@@ -364,25 +372,53 @@ impl State {
     }
 }
 
+/// Counts how streamed bodies end; the stream's state holds it and counts an abort on drop.
+struct StreamGuard {
+    stats: Arc<StreamStats>,
+    done: bool,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.stats.aborted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The body stream of a reply: data, pauses, and a cut that makes hyper drop the connection.
 fn steps_stream(
     steps: Vec<Step>,
+    stats: Arc<StreamStats>,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    futures::stream::unfold(steps.into_iter(), |mut it| async move {
-        loop {
-            match it.next()? {
-                Step::Data(b) => return Some((Ok(b), it)),
-                Step::Sleep(d) => tokio::time::sleep(d).await,
-                Step::Cut => {
-                    return Some((
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::ConnectionAborted,
-                            "mock: connection cut mid-stream",
-                        )),
-                        it,
-                    ))
+    let guard = StreamGuard { stats, done: false };
+    futures::stream::unfold(
+        (steps.into_iter(), guard),
+        |(mut it, mut guard)| async move {
+            loop {
+                match it.next() {
+                    None => {
+                        if !guard.done {
+                            guard.done = true;
+                            guard.stats.completed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return None;
+                    }
+                    Some(Step::Data(b)) => return Some((Ok(b), (it, guard))),
+                    Some(Step::Sleep(d)) => tokio::time::sleep(d).await,
+                    Some(Step::Cut) => {
+                        // The mock's own doing: neither completed nor aborted by the client.
+                        guard.done = true;
+                        return Some((
+                            Err(std::io::Error::new(
+                                std::io::ErrorKind::ConnectionAborted,
+                                "mock: connection cut mid-stream",
+                            )),
+                            (it, guard),
+                        ));
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
