@@ -367,3 +367,64 @@ pub(crate) fn by_status(
         },
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Runs a translator over a fixed byte stream.
+    use futures::StreamExt;
+    use nuri_core::provider::ProviderError;
+    use nuri_types::openai::ChatCompletionChunk;
+
+    use super::{drive, Translator};
+
+    /// Collects the chunks `translator` makes of `pieces` sent one after another.
+    pub(crate) async fn run<T: Translator>(
+        translator: T,
+        pieces: &[&str],
+    ) -> Vec<Result<ChatCompletionChunk, ProviderError>> {
+        let owned: Vec<Result<bytes::Bytes, ProviderError>> = pieces
+            .iter()
+            .map(|p| Ok(bytes::Bytes::from(p.as_bytes().to_vec())))
+            .collect();
+        drive(Box::pin(futures::stream::iter(owned)), translator)
+            .collect()
+            .await
+    }
+
+    /// A chunk as a short string: `role`, `content:…`, `tool:i:id:name:args`, `args:i:…`,
+    /// `finish:…`, `usage:p/c/t`, or `error`.
+    pub(crate) fn short(item: &Result<ChatCompletionChunk, ProviderError>) -> String {
+        let Ok(c) = item else {
+            return "error".into();
+        };
+        if let Some(u) = c.usage {
+            return format!(
+                "usage:{}/{}/{}",
+                u.prompt_tokens, u.completion_tokens, u.total_tokens
+            );
+        }
+        let Some(ch) = c.choices.first() else {
+            return "empty".into();
+        };
+        if let Some(r) = &ch.finish_reason {
+            return format!("finish:{r}");
+        }
+        let d = &ch.delta;
+        if d.role.is_some() {
+            return "role".into();
+        }
+        if let Some(call) = d.tool_calls.as_ref().and_then(|c| c.first()) {
+            let f = call.function.clone().unwrap_or_default();
+            return match &call.id {
+                Some(id) => format!(
+                    "tool:{}:{id}:{}:{}",
+                    call.index,
+                    f.name.unwrap_or_default(),
+                    f.arguments.unwrap_or_default()
+                ),
+                None => format!("args:{}:{}", call.index, f.arguments.unwrap_or_default()),
+            };
+        }
+        format!("content:{}", d.content.clone().unwrap_or_default())
+    }
+}

@@ -138,3 +138,39 @@ impl Provider for AnthropicProvider {
         Ok(ChatReply::Complete(convert::response(answer, json_mode)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(kind: &str) -> ErrorDetail {
+        ErrorDetail {
+            kind: kind.into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn error_types_map() {
+        assert!(matches!(
+            error_of(Some(529), detail("overloaded_error"), None),
+            ProviderError::Server { status: 529, .. }
+        ));
+        assert!(matches!(
+            error_of(Some(401), detail("authentication_error"), None),
+            ProviderError::Auth(_)
+        ));
+        assert!(matches!(
+            error_of(Some(429), detail("rate_limit_error"), Some(Duration::from_secs(4))),
+            ProviderError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(4)
+        ));
+        assert!(matches!(
+            error_of(Some(400), detail("invalid_request_error"), None),
+            ProviderError::InvalidRequest { .. }
+        ));
+        assert!(matches!(
+            error_of(Some(500), detail("api_error"), None),
+            ProviderError::Server { status: 500, .. }
+        ));
+    }
+}

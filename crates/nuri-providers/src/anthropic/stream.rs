@@ -155,3 +155,61 @@ impl Translator for AnthropicStream {
         self.started.then(|| self.chunks.usage(usage(&self.usage)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::testing::{run, short};
+
+    /// The SDK fixture `basic_response.txt` quoted in reference §3.4.
+    const BASIC: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-3-opus-latest\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":11,\"output_tokens\":1}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: ping\ndata: {\"type\": \"ping\"}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" there!\"}}\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":6}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+    #[tokio::test]
+    async fn sdk_basic_fixture() {
+        let items = run(AnthropicStream::new("m", false), &[BASIC]).await;
+        let got: Vec<String> = items.iter().map(short).collect();
+        assert_eq!(
+            got,
+            [
+                "role",
+                "content:Hello",
+                "content: there!",
+                "finish:stop",
+                "usage:11/6/17"
+            ]
+        );
+        let Some(Ok(first)) = items.first() else {
+            panic!("no first chunk");
+        };
+        assert_eq!(first.id, "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK");
+        assert_eq!(first.model, "claude-3-opus-latest");
+    }
+
+    #[tokio::test]
+    async fn sdk_tool_fixture_and_cut() {
+        let tool = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"m\",\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n\
+event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_01NRLabsLyVHZPKxbKvkfSMn\",\"name\":\"get_weather\",\"input\":{}}}\n\n\
+event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n\
+event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"locati\"}}\n\n\
+event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"on\\\": \\\"Paris\\\"}\"}}\n\n\
+event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n";
+        let end = "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        let items = run(AnthropicStream::new("m", false), &[tool, end]).await;
+        let got: Vec<String> = items.iter().map(short).collect();
+        assert_eq!(
+            got,
+            [
+                "role",
+                "tool:0:toolu_01NRLabsLyVHZPKxbKvkfSMn:get_weather:",
+                "args:0:{\"locati",
+                "args:0:on\": \"Paris\"}",
+                "finish:tool_calls",
+                "usage:3/9/12"
+            ]
+        );
+        // Without message_stop: the usage so far, then an error.
+        let items = run(AnthropicStream::new("m", false), &[tool]).await;
+        let got: Vec<String> = items.iter().map(short).collect();
+        assert_eq!(got[got.len() - 2..], ["usage:3/1/4", "error"]);
+    }
+}

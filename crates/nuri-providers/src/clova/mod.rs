@@ -189,3 +189,42 @@ impl Provider for ClovaProvider {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: &str) -> Status {
+        Status {
+            code: code.into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn status_codes_map_by_their_first_three_digits() {
+        assert!(
+            matches!(error_of(&status("40003"), 200, None), ProviderError::ContextLength(m) if m.contains("40003"))
+        );
+        assert!(matches!(
+            error_of(&status("40001"), 400, None),
+            ProviderError::InvalidRequest { .. }
+        ));
+        assert!(matches!(
+            error_of(&status("40104"), 401, None),
+            ProviderError::Auth(_)
+        ));
+        assert!(matches!(
+            error_of(&status("42902"), 429, Some(Duration::from_secs(3))),
+            ProviderError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(3)
+        ));
+        assert!(matches!(
+            error_of(&status("50000"), 500, None),
+            ProviderError::Server { status: 500, .. }
+        ));
+        assert!(matches!(
+            error_of(&status("50400"), 504, None),
+            ProviderError::Server { status: 504, .. }
+        ));
+    }
+}

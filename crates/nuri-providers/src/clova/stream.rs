@@ -136,3 +136,73 @@ impl Translator for ClovaStream {
         Err(cut("CLOVA Studio"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::testing::{run, short};
+
+    /// CLOVA's official text stream example (reference §5.5), spaces after the colons.
+    const TEXT: &str = "id: aabdfe-dfgwr-edf-hpqwd-f3asd-g\nevent: token\ndata: {\"message\": {\"role\": \"assistant\", \"content\": \"안\"}, \"finishReason\": null, \"created\": 1744710905, \"seed\": 3284419119, \"usage\": null}\n\nid: aabdfe-dfgwr-edf-hpqwd-f2asd-g\nevent: token\ndata: {\"message\": {\"role\": \"assistant\", \"content\": \"녕\"}, \"finishReason\": null, \"created\": 1744710905, \"seed\": 3284419119, \"usage\": null}\n\nid: aabdfe-dfgwr-edf-hpqwd-f1asd-g\nevent: result\ndata: {\"message\": {\"role\": \"assistant\", \"content\": \"안녕\"}, \"finishReason\": \"stop\", \"created\": 1744710905, \"seed\": 3284419119, \"usage\": {\"promptTokens\": 20, \"completionTokens\": 5, \"totalTokens\": 25}}\n\n";
+
+    /// CLOVA's official tool-call stream example, no spaces after the colons.
+    const TOOL: &str = "id:ef40438b-d49a-4fff-9335-a19e5abfcff1\nevent:token\ndata:{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"toolCalls\":[{\"id\":\"call_zumbHGLfLwV3xn0Rn2gSPqfz\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]},\"finishReason\":null,\"created\":1749810707,\"seed\":1775609431,\"usage\":null}\n\nid:75cae060-e19b-4a82-9106-81b784dcde51\nevent:token\ndata:{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"toolCalls\":[{\"type\":\"function\",\"function\":{\"partialJson\":\"{\\\"\"}}]},\"finishReason\":null,\"created\":1749810707,\"seed\":1775609431,\"usage\":null}\n\nid:d29c7e43-d8ed-43f1-8265-6e5fa91b4b65\nevent:token\ndata:{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"toolCalls\":[{\"type\":\"function\",\"function\":{\"partialJson\":\"location\"}}]},\"finishReason\":null,\"created\":1749810707,\"seed\":1775609431,\"usage\":null}\n\nid:f32289bd-0b94-4733-9df2-9f1a3eee48a6\nevent:result\ndata:{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"toolCalls\":[{\"id\":\"call_zumbHGLfLwV3xn0Rn2gSPqfz\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":{\"location\":\"서울\",\"unit\":\"celsius\",\"date\":\"2025-06-13\"}}}]},\"finishReason\":\"tool_calls\",\"created\":1749810707,\"seed\":1775609431,\"usage\":{\"promptTokens\":9,\"completionTokens\":47,\"totalTokens\":56}}\n\n";
+
+    #[tokio::test]
+    async fn official_text_stream_result_not_resent() {
+        // Split inside a multibyte character.
+        let bytes = TEXT.as_bytes();
+        let cut = TEXT.find('안').unwrap_or(0) + 1;
+        let (a, b) = bytes.split_at(cut);
+        let items = crate::common::drive(
+            Box::pin(futures::stream::iter(vec![
+                Ok(bytes::Bytes::copy_from_slice(a)),
+                Ok(bytes::Bytes::copy_from_slice(b)),
+            ])),
+            ClovaStream::new("HCX-005"),
+        );
+        let items: Vec<_> = futures::StreamExt::collect(items).await;
+        let got: Vec<String> = items.iter().map(short).collect();
+        assert_eq!(
+            got,
+            [
+                "role",
+                "content:안",
+                "content:녕",
+                "finish:stop",
+                "usage:20/5/25"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn official_tool_stream() {
+        let items = run(ClovaStream::new("HCX-005"), &[TOOL]).await;
+        let got: Vec<String> = items.iter().map(short).collect();
+        assert_eq!(
+            got,
+            [
+                "role",
+                "tool:0:call_zumbHGLfLwV3xn0Rn2gSPqfz:get_weather:",
+                "args:0:{\"",
+                "args:0:location",
+                "finish:tool_calls",
+                "usage:9/47/56"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn error_event_and_cut() {
+        let err = "id: 1\nevent: token\ndata: {\"message\":{\"content\":\"a\"}}\n\nid: 2\nevent: error\ndata: {\"status\":{\"code\":\"42901\",\"message\":\"Too many requests\"}}\n\n";
+        let items = run(ClovaStream::new("m"), &[err]).await;
+        assert!(matches!(
+            items.last(),
+            Some(Err(ProviderError::RateLimited { .. }))
+        ));
+        let cut = "id: 1\nevent: token\ndata: {\"message\":{\"content\":\"a\"}}\n\n";
+        let items = run(ClovaStream::new("m"), &[cut]).await;
+        let got: Vec<String> = items.iter().map(short).collect();
+        assert_eq!(got, ["role", "content:a", "error"]);
+    }
+}

@@ -217,3 +217,37 @@ impl Provider for GeminiProvider {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn err(v: Value) -> GoogleError {
+        serde_json::from_value::<ErrorBody>(v).unwrap().error
+    }
+
+    #[test]
+    fn reference_error_bodies() {
+        let key = err(
+            json!({"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT",
+            "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}),
+        );
+        assert!(
+            matches!(error_of(key, None), ProviderError::Auth(m) if !m.contains("API key not valid"))
+        );
+        let quota = err(
+            json!({"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED",
+            "details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}]}}),
+        );
+        assert_eq!(
+            error_of(quota, Some(Duration::from_secs(1))).retry_after(),
+            Some(Duration::from_secs(37))
+        );
+        let busy = err(json!({"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}}));
+        assert!(matches!(
+            error_of(busy, None),
+            ProviderError::Server { status: 503, .. }
+        ));
+    }
+}

@@ -103,3 +103,51 @@ impl Translator for GeminiStream {
         self.usage.map(|u| self.chunks.usage(usage(&u)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::testing::{run, short};
+
+    /// Reference §4.4's stream, with CRLF framing and no terminator.
+    const STREAM: &str = "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hello!\"}]},\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":1,\"totalTokenCount\":1},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"tTCwacuEBMvnitYP06qsgQY\"}\r\n\r\ndata: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\" How can I help you today?\"}]},\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":1,\"totalTokenCount\":1},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"tTCwacuEBMvnitYP06qsgQY\"}\r\n\r\ndata: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"\",\"thoughtSignature\":\"AY89a18i...\"}]},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":1,\"candidatesTokenCount\":9,\"totalTokenCount\":10},\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"tTCwacuEBMvnitYP06qsgQY\"}\r\n\r\n";
+
+    #[tokio::test]
+    async fn reference_stream_with_crlf() {
+        // Split between '\r' and '\n'.
+        let cut = STREAM.find("\r\n").unwrap_or(0) + 1;
+        let items = run(GeminiStream::new("x"), &[&STREAM[..cut], &STREAM[cut..]]).await;
+        let got: Vec<String> = items.iter().map(short).collect();
+        assert_eq!(
+            got,
+            [
+                "role",
+                "content:Hello!",
+                "content: How can I help you today?",
+                "finish:stop",
+                "usage:1/9/10"
+            ]
+        );
+        let Some(Ok(first)) = items.first() else {
+            panic!("no first chunk");
+        };
+        assert_eq!(first.id, "chatcmpl-tTCwacuEBMvnitYP06qsgQY");
+    }
+
+    #[tokio::test]
+    async fn no_finish_reason_is_a_cut_and_error_events_fail() {
+        let first = &STREAM[..STREAM.find("\r\n\r\n").unwrap_or(0) + 4];
+        let got: Vec<String> = run(GeminiStream::new("x"), &[first])
+            .await
+            .iter()
+            .map(short)
+            .collect();
+        assert_eq!(got, ["role", "content:Hello!", "usage:1/0/1", "error"]);
+        let err = "data: {\"error\":{\"code\":503,\"message\":\"overloaded\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n";
+        let items = run(GeminiStream::new("x"), &[err]).await;
+        assert!(matches!(
+            items.last(),
+            Some(Err(ProviderError::Server { status: 503, .. }))
+        ));
+    }
+}
