@@ -80,6 +80,13 @@ pub fn request(req: &ChatCompletionRequest) -> Result<(MessagesRequest, bool), P
         }
         None => false,
     };
+    if tools.is_empty() {
+        // Anthropic rejects history with tool_use blocks when no tools are defined: declare
+        // the tools the history used and forbid new calls, which is what the client asked.
+        let used = history_tools(&messages);
+        tool_choice = (!used.is_empty()).then(|| json!({"type": "none"}));
+        tools = used;
+    }
     let body = MessagesRequest {
         model: req.model.clone(),
         max_tokens: req.requested_max_tokens().unwrap_or(DEFAULT_MAX_TOKENS),
@@ -98,6 +105,26 @@ pub fn request(req: &ChatCompletionRequest) -> Result<(MessagesRequest, bool), P
             .map(|u| json!({ "user_id": u })),
     };
     Ok((body, json_mode))
+}
+
+/// Tool definitions for every tool the history's `tool_use` blocks name (open input schemas).
+fn history_tools(messages: &[Message]) -> Vec<ToolDef> {
+    let mut names: Vec<&str> = Vec::new();
+    for block in messages.iter().flat_map(|m| &m.content) {
+        if let Block::ToolUse { name, .. } = block {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| ToolDef {
+            name: name.to_owned(),
+            description: None,
+            input_schema: json!({"type": "object"}),
+        })
+        .collect()
 }
 
 /// Appends blocks to the last turn when it has the same role, else opens a turn.
@@ -304,7 +331,7 @@ mod tests {
     fn knobs_are_mapped_and_clamped() {
         let r = req(
             json!({"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAA"}}]}],
-            "temperature":1.7,"stop":["\n\n", "END"],"tool_choice":"required","parallel_tool_calls":false,"user":"u1"}),
+            "temperature":1.7,"stop":["\n\n", "END"],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required","parallel_tool_calls":false,"user":"u1"}),
         );
         let v = serde_json::to_value(request(&r).unwrap().0).unwrap();
         assert_eq!(v["max_tokens"], DEFAULT_MAX_TOKENS);
@@ -315,6 +342,25 @@ mod tests {
             json!({"type":"any","disable_parallel_tool_use":true})
         );
         assert_eq!(v["metadata"], json!({"user_id":"u1"}));
+        assert_eq!(
+            v["tools"],
+            json!([{"name":"f","input_schema":{"type":"object","properties":{}}}])
+        );
+        let history = req(
+            json!({"model":"m","messages":[{"role":"user","content":"a"},
+            {"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"g","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"c1","content":"ok"}]}),
+        );
+        let h = serde_json::to_value(request(&history).unwrap().0).unwrap();
+        assert_eq!(
+            h["tools"],
+            json!([{"name":"g","input_schema":{"type":"object"}}])
+        );
+        assert_eq!(h["tool_choice"], json!({"type":"none"}));
+        let no_tools = req(
+            json!({"model":"m","messages":[{"role":"user","content":"a"}],"tool_choice":"auto"}),
+        );
+        assert!(request(&no_tools).unwrap().0.tool_choice.is_none());
         assert_eq!(v["messages"].as_array().unwrap().len(), 1);
         assert_eq!(
             v["messages"][0]["content"][1],

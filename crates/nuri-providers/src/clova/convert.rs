@@ -109,6 +109,7 @@ pub fn v3_request(req: &ChatCompletionRequest) -> Result<V3Request, ProviderErro
         })
         .collect();
     let tool_choice = match req.tool_choice.as_ref() {
+        _ if tools.is_empty() => None,
         None => None,
         Some(Value::String(s)) if s == "none" => Some(json!("none")),
         // CLOVA has no "required": the closest is letting the model choose.
@@ -121,7 +122,7 @@ pub fn v3_request(req: &ChatCompletionRequest) -> Result<V3Request, ProviderErro
     let reasoning = is_reasoning_model(&req.model);
     let mut max = req.requested_max_tokens();
     if !tools.is_empty() {
-        max = max.map(|m| m.max(TOOL_MIN_TOKENS));
+        max = Some(max.unwrap_or(TOOL_MIN_TOKENS).max(TOOL_MIN_TOKENS));
     }
     let mut thinking = req
         .extra
