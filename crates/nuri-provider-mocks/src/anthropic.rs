@@ -204,6 +204,10 @@ impl Answer {
                 ],
                 stop_reason: "tool_use",
             },
+            scenario::FILTERED => Self {
+                blocks: vec![text("I can't help with that.")],
+                stop_reason: "refusal",
+            },
             scenario::KOREAN => Self {
                 blocks: vec![text("안녕하세요")],
                 stop_reason: "end_turn",

@@ -212,6 +212,7 @@ impl Answer {
             },
             scenario::JSON => text("{\"answer\":42}", "stop"),
             scenario::KOREAN => text("안녕하세요", "stop"),
+            scenario::FILTERED => text("I can't help with that.", "stop"),
             _ => text("Hello there!", "stop"),
         }
     }

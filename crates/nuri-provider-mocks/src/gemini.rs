@@ -217,6 +217,7 @@ fn parts(model: &str, body: &Value) -> (Vec<Value>, &'static str) {
         ),
         scenario::JSON => (vec![json!({"text":"{\"answer\":42}"})], "STOP"),
         scenario::KOREAN => (vec![json!({"text":"안녕하세요"})], "STOP"),
+        scenario::FILTERED => (vec![json!({"text":"I can't help with that."})], "SAFETY"),
         _ => (vec![json!({"text":"Hello there!"})], "STOP"),
     }
 }

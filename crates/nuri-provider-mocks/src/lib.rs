@@ -41,6 +41,9 @@ pub mod scenario {
     pub const JSON: &str = "json";
     /// "안녕하세요" in three pieces (multibyte split across writes).
     pub const KOREAN: &str = "korean";
+    /// "I can't help with that.", stopped by the provider's safety filter (Anthropic `refusal`,
+    /// Gemini `SAFETY`; CLOVA has no such reason and answers `stop`).
+    pub const FILTERED: &str = "filtered";
     /// A 400 with the provider's invalid-request body.
     pub const BAD_REQUEST: &str = "bad-request";
     /// A 429 with the provider's retry hint of 2 seconds.

@@ -31,6 +31,8 @@ pub struct Target {
     fragments: bool,
     /// Tools and JSON mode are offered.
     tools: bool,
+    /// The provider can stop for safety (`content_filter`).
+    content_filter: bool,
     /// What the provider's overload answer maps to.
     overloaded: fn(&ProviderError) -> bool,
 }
@@ -41,6 +43,7 @@ const ANTHROPIC: Target = Target {
     api_version: "",
     fragments: true,
     tools: true,
+    content_filter: true,
     overloaded: |e| matches!(e, ProviderError::Server { status: 529, .. }),
 };
 const GEMINI: Target = Target {
@@ -49,6 +52,7 @@ const GEMINI: Target = Target {
     api_version: "",
     fragments: false,
     tools: true,
+    content_filter: true,
     overloaded: |e| matches!(e, ProviderError::Server { status: 503, .. }),
 };
 const CLOVA_V3: Target = Target {
@@ -57,6 +61,7 @@ const CLOVA_V3: Target = Target {
     api_version: "v3",
     fragments: true,
     tools: true,
+    content_filter: false,
     overloaded: |e| matches!(e, ProviderError::RateLimited { .. }),
 };
 const CLOVA_V1: Target = Target {
@@ -473,6 +478,26 @@ pub async fn json_mode(t: Target) {
     );
 }
 
+pub async fn content_filter(t: Target) {
+    let (_m, p) = setup(&t).await;
+    let reason = if t.content_filter {
+        "content_filter"
+    } else {
+        "stop"
+    };
+    let c = complete(&p, request(scenario::FILTERED, json!({})))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&c), "I can't help with that.");
+    assert_eq!(c.choices[0].finish_reason.as_deref(), Some(reason));
+    let items = stream(&p, request(scenario::FILTERED, json!({})))
+        .await
+        .unwrap();
+    let d = describe(&items);
+    assert_eq!(contents(&d).concat(), "I can't help with that.");
+    assert_eq!(d[d.len() - 2], format!("finish:{reason}"));
+}
+
 pub async fn bad_request_400(t: Target) {
     let (_m, p) = setup(&t).await;
     let e = complete(&p, request(scenario::BAD_REQUEST, json!({})))
@@ -654,7 +679,7 @@ macro_rules! conformance {
         mod $module {
             use super::*;
             conformance!(@cases $target; plain_text, streaming, korean_split_across_writes, system_prompt,
-                multi_turn, stop, max_tokens, tool_call, streamed_parallel_tool_calls, json_mode,
+                multi_turn, stop, max_tokens, tool_call, streamed_parallel_tool_calls, json_mode, content_filter,
                 bad_request_400, auth_401, rate_limited_429, server_error_500, malformed_body,
                 stream_cut, inband_error, slow_upstream, secret_never_leaks);
         }
