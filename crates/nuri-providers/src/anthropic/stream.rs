@@ -141,7 +141,7 @@ impl Translator for AnthropicStream {
                 out.push_back(self.chunks.usage(usage(&self.usage)));
                 return Ok(true);
             }
-            StreamEvent::Ping => {}
+            StreamEvent::Ping | StreamEvent::Unknown => {}
             StreamEvent::Error { error } => return Err(error_of(None, error, None)),
         }
         Ok(false)

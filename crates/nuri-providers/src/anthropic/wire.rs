@@ -198,6 +198,9 @@ pub enum StreamEvent {
         /// `{type, message}`.
         error: ErrorDetail,
     },
+    /// Event types added after this adapter was written: ignored.
+    #[serde(other)]
+    Unknown,
 }
 
 /// Body of a `message_delta`.
