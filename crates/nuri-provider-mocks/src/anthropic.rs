@@ -241,7 +241,10 @@ impl Answer {
                 let t = block["text"].as_str().unwrap_or_default();
                 let pieces: Vec<String> = match model {
                     scenario::KOREAN => vec!["안녕".into(), "하세".into(), "요".into()],
-                    scenario::CUT | scenario::INBAND_ERROR | scenario::MALFORMED => {
+                    scenario::CUT
+                    | scenario::STALL
+                    | scenario::INBAND_ERROR
+                    | scenario::MALFORMED => {
                         vec!["Hello".into()]
                     }
                     _ if t == "Hello there!" => vec!["Hello".into(), " there!".into()],
@@ -273,6 +276,10 @@ impl Answer {
             }
             match model {
                 scenario::CUT => return out,
+                scenario::STALL => {
+                    out.push(crate::PAUSE.into());
+                    return out;
+                }
                 scenario::INBAND_ERROR => {
                     out.push(ev("error", json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})));
                     return out;

@@ -268,7 +268,9 @@ impl Answer {
         let mut out = Vec::new();
         let pieces: Vec<&str> = match model {
             scenario::KOREAN => vec!["안녕", "하세", "요"],
-            scenario::CUT | scenario::INBAND_ERROR | scenario::MALFORMED => vec!["Hello"],
+            scenario::CUT | scenario::STALL | scenario::INBAND_ERROR | scenario::MALFORMED => {
+                vec!["Hello"]
+            }
             _ if self.text == "Hello there!" => vec!["Hello", " there!"],
             _ if self.text.is_empty() => vec![],
             _ => vec![self.text.as_str()],
@@ -286,6 +288,10 @@ impl Answer {
         }
         match model {
             scenario::CUT => return out,
+            scenario::STALL => {
+                out.push(crate::PAUSE.into());
+                return out;
+            }
             scenario::INBAND_ERROR => {
                 out.push(ev(
                     "error",

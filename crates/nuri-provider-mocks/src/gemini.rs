@@ -250,7 +250,7 @@ fn events(model: &str, body: &Value) -> Vec<String> {
             vec![json!({"text":"하세"})],
             vec![json!({"text":"요"})],
         ],
-        scenario::CUT | scenario::INBAND_ERROR | scenario::MALFORMED => {
+        scenario::CUT | scenario::STALL | scenario::INBAND_ERROR | scenario::MALFORMED => {
             vec![vec![json!({"text":"Hello"})]]
         }
         scenario::TEXT | scenario::RATE_LIMITED => vec![
@@ -265,6 +265,10 @@ fn events(model: &str, body: &Value) -> Vec<String> {
         .collect();
     match model {
         scenario::CUT => return out,
+        scenario::STALL => {
+            out.push(crate::PAUSE.into());
+            return out;
+        }
         scenario::INBAND_ERROR => {
             out.push(ev(json!({"error":{"code":500,"message":"An internal error has occurred.","status":"INTERNAL"}})));
             return out;

@@ -56,6 +56,8 @@ pub mod scenario {
     pub const MALFORMED: &str = "malformed";
     /// A stream that stops after "Hello" without its terminator.
     pub const CUT: &str = "cut";
+    /// A stream that sends "Hello", then nothing for two seconds, then closes.
+    pub const STALL: &str = "stall";
     /// A stream with an in-band error event after "Hello".
     pub const INBAND_ERROR: &str = "inband-error";
     /// Waits two seconds before answering.
@@ -198,20 +200,34 @@ pub(crate) fn json_response(status: u16, headers: &[(&str, &str)], body: &str) -
         .unwrap_or_default()
 }
 
+/// An event that makes [`sse_response`] pause two seconds instead of writing.
+pub(crate) const PAUSE: &str = "\u{0}pause";
+
 /// A `text/event-stream` response writing each event in two pieces split at the byte midpoint,
-/// 2 ms apart.
+/// 2 ms apart ([`PAUSE`] waits two seconds).
 pub(crate) fn sse_response(headers: &[(&str, &str)], events: Vec<String>) -> Response {
-    let pieces: Vec<Bytes> = events
+    let pieces: Vec<Option<Bytes>> = events
         .into_iter()
         .flat_map(|e| {
+            if e == PAUSE {
+                return vec![None];
+            }
             let bytes = Bytes::from(e);
             let mid = bytes.len() / 2;
-            [bytes.slice(..mid), bytes.slice(mid..)]
+            vec![Some(bytes.slice(..mid)), Some(bytes.slice(mid..))]
         })
         .collect();
     let stream = futures::stream::iter(pieces).then(|p| async move {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        Ok::<_, std::convert::Infallible>(p)
+        match p {
+            Some(p) => {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                Ok::<_, std::convert::Infallible>(p)
+            }
+            None => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                Ok(Bytes::new())
+            }
+        }
     });
     let mut builder = Response::builder()
         .status(StatusCode::OK)

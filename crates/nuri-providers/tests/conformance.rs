@@ -79,7 +79,7 @@ async fn start(mock: Mock) -> MockServer {
     .expect("mock starts")
 }
 
-fn config(t: &Target, base_url: &str, key: &str, first_byte: Duration) -> ProviderConfig {
+fn config(t: &Target, base_url: &str, key: &str, timeouts: Timeouts) -> ProviderConfig {
     ProviderConfig {
         name: "under-test".into(),
         kind: t.kind,
@@ -88,10 +88,7 @@ fn config(t: &Target, base_url: &str, key: &str, first_byte: Duration) -> Provid
         api_key_env: Some("UNDER_TEST_KEY".into()),
         api_version: t.api_version.into(),
         stream_usage: true,
-        timeouts: Timeouts {
-            first_byte,
-            ..Timeouts::default()
-        },
+        timeouts,
         local: None,
     }
 }
@@ -101,9 +98,21 @@ async fn setup_with(
     key: &str,
     first_byte: Duration,
 ) -> (MockServer, Arc<dyn Provider>) {
+    let timeouts = Timeouts {
+        first_byte,
+        ..Timeouts::default()
+    };
+    setup_timeouts(t, key, timeouts).await
+}
+
+async fn setup_timeouts(
+    t: &Target,
+    key: &str,
+    timeouts: Timeouts,
+) -> (MockServer, Arc<dyn Provider>) {
     let mock = start(t.mock).await;
     let provider =
-        nuri_providers::build(&config(t, &mock.base_url, key, first_byte)).expect("builds");
+        nuri_providers::build(&config(t, &mock.base_url, key, timeouts)).expect("builds");
     (mock, provider)
 }
 
@@ -607,6 +616,26 @@ pub async fn slow_upstream(t: Target) {
     assert_eq!(e, ProviderError::Timeout(TimeoutKind::FirstByte));
 }
 
+pub async fn stalled_stream(t: Target) {
+    let timeouts = Timeouts {
+        idle: Duration::from_millis(300),
+        ..Timeouts::default()
+    };
+    let (_m, p) = setup_timeouts(&t, MOCK_KEY, timeouts).await;
+    let items = stream(&p, request(scenario::STALL, json!({})))
+        .await
+        .unwrap();
+    let d = describe(&items);
+    assert_eq!(contents(&d), ["Hello"]);
+    assert!(
+        matches!(
+            items.last(),
+            Some(Err(ProviderError::Timeout(TimeoutKind::Idle)))
+        ),
+        "{d:?}"
+    );
+}
+
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -681,7 +710,7 @@ macro_rules! conformance {
             conformance!(@cases $target; plain_text, streaming, korean_split_across_writes, system_prompt,
                 multi_turn, stop, max_tokens, tool_call, streamed_parallel_tool_calls, json_mode, content_filter,
                 bad_request_400, auth_401, rate_limited_429, server_error_500, malformed_body,
-                stream_cut, inband_error, slow_upstream, secret_never_leaks);
+                stream_cut, stalled_stream, inband_error, slow_upstream, secret_never_leaks);
         }
     };
     (@cases $target:expr; $($case:ident),*) => {
