@@ -60,6 +60,14 @@ pub(crate) fn json_format(format: Option<&serde_json::Value>) -> Option<Option<s
     }
 }
 
+/// Splits `data:<mime>;base64,<data>` into its media type and data.
+pub(crate) fn parse_data_uri(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media_type = meta.strip_suffix(";base64")?;
+    Some((media_type, data))
+}
+
 /// Rejects `n > 1`, which none of the native providers offer.
 pub(crate) fn single_choice(n: Option<u32>) -> Result<(), ProviderError> {
     match n {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::wire::{
     AnthropicUsage, Block, Message, MessagesRequest, MessagesResponse, ResponseBlock, ToolDef,
 };
-use crate::common::{json_format, now_secs, parse_arguments, single_choice};
+use crate::common::{json_format, now_secs, parse_arguments, parse_data_uri, single_choice};
 
 /// `max_tokens` sent when the client gives none (Anthropic requires one).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -182,14 +182,6 @@ fn part_block(part: &ContentPart) -> Result<Option<Block>, ProviderError> {
             "Anthropic does not take content parts of type {other:?}"
         ))),
     }
-}
-
-/// Splits `data:<mime>;base64,<data>` into its media type and data.
-pub(crate) fn parse_data_uri(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let media_type = meta.strip_suffix(";base64")?;
-    Some((media_type, data))
 }
 
 fn assistant_blocks(m: &ChatMessage) -> Result<Vec<Block>, ProviderError> {

@@ -11,8 +11,9 @@ use nuri_types::openai::{
 use serde_json::{json, Value};
 
 use super::wire::{ClovaResult, ClovaToolCall, V1Message, V1Request, V3Message, V3Request};
-use crate::anthropic::convert::parse_data_uri;
-use crate::common::{json_format, mint_id, now_secs, parse_arguments, single_choice};
+use crate::common::{
+    json_format, mint_id, now_secs, parse_arguments, parse_data_uri, single_choice,
+};
 
 /// Largest `maxTokens` of HCX-005 / HCX-DASH-002 (and v1 models).
 pub const MAX_TOKENS_CAP: u32 = 4096;

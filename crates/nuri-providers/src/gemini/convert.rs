@@ -17,8 +17,7 @@ use super::wire::{
     Candidate, Content, FunctionCall, GenerateRequest, GenerateResponse, GenerationConfig, Part,
     UsageMetadata,
 };
-use crate::anthropic::convert::parse_data_uri;
-use crate::common::{json_format, mint_id, now_secs, parse_arguments};
+use crate::common::{json_format, mint_id, now_secs, parse_arguments, parse_data_uri};
 
 /// The Gemini body for an OpenAI request.
 pub fn request(req: &ChatCompletionRequest) -> Result<GenerateRequest, ProviderError> {
