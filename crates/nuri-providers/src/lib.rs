@@ -3,6 +3,10 @@
 //! plumbing with timeouts and error mapping ([`http`]). [`build`] turns a provider's config into
 //! its adapter.
 
+pub mod anthropic;
+pub mod clova;
+mod common;
+pub mod gemini;
 pub mod http;
 pub mod openai;
 pub mod sse;
@@ -39,6 +43,9 @@ pub fn build(config: &ProviderConfig) -> Result<Arc<dyn Provider>, BuildError> {
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
             Ok(Arc::new(openai::OpenAiProvider::new(config)?))
         }
+        ProviderKind::Anthropic => Ok(Arc::new(anthropic::AnthropicProvider::new(config)?)),
+        ProviderKind::Gemini => Ok(Arc::new(gemini::GeminiProvider::new(config)?)),
+        ProviderKind::Clova => Ok(Arc::new(clova::ClovaProvider::new(config)?)),
         other => Err(BuildError::Unsupported {
             name: config.name.clone(),
             kind: other.as_str(),
