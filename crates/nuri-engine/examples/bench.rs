@@ -52,7 +52,9 @@ async fn run(engine: &ChatEngine, req: GenerateRequest) -> Result<Run, Box<dyn s
             GenerationEvent::Text(_) => {
                 ttft.get_or_insert_with(|| start.elapsed().as_secs_f64());
             }
-            GenerationEvent::Done { completion_tokens, .. } => {
+            GenerationEvent::Done {
+                completion_tokens, ..
+            } => {
                 return Ok(Run {
                     ttft_s: ttft.unwrap_or_default(),
                     total_s: start.elapsed().as_secs_f64(),
@@ -69,9 +71,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -80,13 +84,18 @@ fn peak_rss_mb() -> f64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let path = args.model.unwrap_or_else(|| {
-        let dir = std::env::var("NURI_MODELS_DIR").unwrap_or_else(|_| nuri_engine::DEFAULT_MODELS_DIR.into());
+        let dir = std::env::var("NURI_MODELS_DIR")
+            .unwrap_or_else(|_| nuri_engine::DEFAULT_MODELS_DIR.into());
         PathBuf::from(dir).join(nuri_engine::BUILTIN_CHAT_MODEL)
     });
     let t = Instant::now();
     let engine = ChatEngine::load(
         &path,
-        EngineOptions { threads: args.threads, queue_capacity: 64, max_batch: args.streams.max(1) },
+        EngineOptions {
+            threads: args.threads,
+            queue_capacity: 64,
+            max_batch: args.streams.max(1),
+        },
     )?;
     println!("load: {:.2} s", t.elapsed().as_secs_f64());
 
@@ -99,7 +108,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let prompt_tokens = engine.count_prompt_tokens(&turns)?;
     let r = run(
         &engine,
-        GenerateRequest { prompt: Prompt::Chat(turns), max_tokens: Some(1), temperature: Some(0.0), ..Default::default() },
+        GenerateRequest {
+            prompt: Prompt::Chat(turns),
+            max_tokens: Some(1),
+            temperature: Some(0.0),
+            ..Default::default()
+        },
     )
     .await?;
     println!(
@@ -120,7 +134,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // N concurrent streams.
     let start = Instant::now();
-    let runs = futures::future::join_all((0..args.streams).map(|i| run(&engine, story(i, args.tokens)))).await;
+    let runs =
+        futures::future::join_all((0..args.streams).map(|i| run(&engine, story(i, args.tokens))))
+            .await;
     let wall = start.elapsed().as_secs_f64();
     let mut total = 0;
     let mut ttfts = Vec::new();

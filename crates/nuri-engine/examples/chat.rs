@@ -25,7 +25,8 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let path = args.model.unwrap_or_else(|| {
-        let dir = std::env::var("NURI_MODELS_DIR").unwrap_or_else(|_| nuri_engine::DEFAULT_MODELS_DIR.into());
+        let dir = std::env::var("NURI_MODELS_DIR")
+            .unwrap_or_else(|_| nuri_engine::DEFAULT_MODELS_DIR.into());
         PathBuf::from(dir).join(nuri_engine::BUILTIN_CHAT_MODEL)
     });
     let engine = ChatEngine::load(&path, EngineOptions::default())?;
@@ -46,8 +47,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 print!("{t}");
                 std::io::stdout().flush()?;
             }
-            GenerationEvent::Done { finish_reason, prompt_tokens, completion_tokens } => {
-                println!("\n[{} | prompt {prompt_tokens} | completion {completion_tokens}]", finish_reason.as_str());
+            GenerationEvent::Done {
+                finish_reason,
+                prompt_tokens,
+                completion_tokens,
+            } => {
+                println!(
+                    "\n[{} | prompt {prompt_tokens} | completion {completion_tokens}]",
+                    finish_reason.as_str()
+                );
             }
             GenerationEvent::Error(e) => return Err(e.into()),
         }

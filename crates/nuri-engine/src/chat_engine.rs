@@ -83,7 +83,9 @@ impl ChatEngine {
     /// Errors name the file: missing, not GGUF, truncated, unsupported architecture or tokenizer.
     pub fn load(path: &Path, opts: EngineOptions) -> Result<Self, EngineError> {
         if opts.max_batch == 0 {
-            return Err(EngineError::InvalidRequest("max_batch must be at least 1".into()));
+            return Err(EngineError::InvalidRequest(
+                "max_batch must be at least 1".into(),
+            ));
         }
         configure_threads(opts.threads);
         let started = Instant::now();
@@ -208,7 +210,9 @@ impl ChatEngine {
             ));
         }
         if req.max_tokens == Some(0) {
-            return Err(EngineError::InvalidRequest("max_tokens must be at least 1".into()));
+            return Err(EngineError::InvalidRequest(
+                "max_tokens must be at least 1".into(),
+            ));
         }
         let prompt = self.tokenize_prompt(&req.prompt)?;
         if prompt.is_empty() {

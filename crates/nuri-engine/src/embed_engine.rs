@@ -108,15 +108,17 @@ impl EmbedEngine {
 
     /// Tokens one input will use (with `[CLS]`/`[SEP]`, after truncation).
     pub fn count_tokens(&self, text: &str) -> usize {
-        self.tokenizer
-            .encode_fast(text, true)
-            .map_or(0, |e| e.get_attention_mask().iter().filter(|&&m| m == 1).count())
+        self.tokenizer.encode_fast(text, true).map_or(0, |e| {
+            e.get_attention_mask().iter().filter(|&&m| m == 1).count()
+        })
     }
 
     /// Embeds the inputs (batched on the engine thread). `QueueFull` when the queue is full.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Embeddings, EngineError> {
         if texts.is_empty() {
-            return Err(EngineError::InvalidRequest("input must not be empty".into()));
+            return Err(EngineError::InvalidRequest(
+                "input must not be empty".into(),
+            ));
         }
         let (reply, rx) = oneshot::channel();
         match self.jobs.try_send(Job { texts, reply }) {

@@ -50,7 +50,9 @@ impl Meta<'_> {
             .ok_or_else(|| EngineError::load(self.path, format!("metadata key `{key}` missing")))?;
         value_to_u64(v)
             .and_then(|x| u32::try_from(x).ok())
-            .ok_or_else(|| EngineError::load(self.path, format!("metadata key `{key}` is not an integer")))
+            .ok_or_else(|| {
+                EngineError::load(self.path, format!("metadata key `{key}` is not an integer"))
+            })
     }
 
     pub fn u32_or(&self, key: &str, default: u32) -> u32 {
@@ -88,13 +90,16 @@ impl Meta<'_> {
             .md
             .get(key)
             .ok_or_else(|| EngineError::load(self.path, format!("metadata key `{key}` missing")))?;
-        let arr = v
-            .to_vec()
-            .map_err(|_| EngineError::load(self.path, format!("metadata key `{key}` is not an array")))?;
+        let arr = v.to_vec().map_err(|_| {
+            EngineError::load(self.path, format!("metadata key `{key}` is not an array"))
+        })?;
         arr.iter()
             .map(|x| match x {
                 Value::String(s) => Ok(s.clone()),
-                _ => Err(EngineError::load(self.path, format!("`{key}` holds a non-string"))),
+                _ => Err(EngineError::load(
+                    self.path,
+                    format!("`{key}` holds a non-string"),
+                )),
             })
             .collect()
     }
@@ -189,11 +194,18 @@ impl ModelConfig {
         let n_head = meta.u32(&key("attention.head_count"))? as usize;
         let n_kv_head = meta.u32_or(&key("attention.head_count_kv"), n_head as u32) as usize;
         if n_head == 0 || n_kv_head == 0 || n_head % n_kv_head != 0 {
-            return Err(EngineError::load(meta.path, "inconsistent attention head counts"));
+            return Err(EngineError::load(
+                meta.path,
+                "inconsistent attention head counts",
+            ));
         }
         let head_dim = meta.u32_or(&key("attention.key_length"), (n_embd / n_head) as u32) as usize;
         let rms_eps = meta.f32_or(&key("attention.layer_norm_rms_epsilon"), 1e-6);
-        let default_base = if arch == Arch::Gemma3 { 1_000_000.0 } else { 10_000.0 };
+        let default_base = if arch == Arch::Gemma3 {
+            1_000_000.0
+        } else {
+            10_000.0
+        };
         let rope_base = meta.f32_or(&key("rope.freq_base"), default_base);
         let sliding_window = match arch {
             Arch::Gemma3 => {

@@ -121,7 +121,8 @@ impl Model {
             let gate = w("ffn_gate.weight")?;
             let up = w("ffn_up.weight")?;
             let down = w("ffn_down.weight")?;
-            let mut d = |suffix: &str| -> Result<Vec<f32>> { dense(qt(&format!("blk.{i}.{suffix}"))?) };
+            let mut d =
+                |suffix: &str| -> Result<Vec<f32>> { dense(qt(&format!("blk.{i}.{suffix}"))?) };
             let (bq, bk, bv) = if has_bias {
                 (
                     Some(d("attn_q.bias")?),
@@ -189,7 +190,10 @@ impl Model {
         let cfg = &self.cfg;
         let (d, hd) = (cfg.n_embd, cfg.head_dim);
         let (qdim, kvdim) = (cfg.n_head * hd, cfg.n_kv_head * hd);
-        let ids: Vec<u32> = batch.iter().flat_map(|s| s.tokens.iter().copied()).collect();
+        let ids: Vec<u32> = batch
+            .iter()
+            .flat_map(|s| s.tokens.iter().copied())
+            .collect();
         let n = ids.len();
         if n == 0 {
             return Ok(batch.iter().map(|_| None).collect());
@@ -200,7 +204,11 @@ impl Model {
             .collect();
 
         let ids_t = Tensor::from_vec(ids, n, &Device::Cpu)?;
-        let mut x = self.embed.embedding(&ids_t)?.flatten_all()?.to_vec1::<f32>()?;
+        let mut x = self
+            .embed
+            .embedding(&ids_t)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         if cfg.arch == Arch::Gemma3 {
             let scale = (d as f32).sqrt();
             x.iter_mut().for_each(|v| *v *= scale);
@@ -286,7 +294,13 @@ impl Model {
             row += t;
             if seq.want_logits && t > 0 {
                 let mut r = vec![0f32; d];
-                rms_norm_rows(&x[(row - 1) * d..row * d], &self.out_norm, cfg.rms_eps, d, &mut r);
+                rms_norm_rows(
+                    &x[(row - 1) * d..row * d],
+                    &self.out_norm,
+                    cfg.rms_eps,
+                    d,
+                    &mut r,
+                );
                 last_rows.extend_from_slice(&r);
                 wanted.push(i);
             }
@@ -458,7 +472,8 @@ fn attend_rows(
             scores.clear();
             let mut max = f32::NEG_INFINITY;
             for j in start..=pos {
-                let s = dot(qh, &kc[j * kvdim + kvh * hd..j * kvdim + (kvh + 1) * hd]) * cfg.attn_scale;
+                let s =
+                    dot(qh, &kc[j * kvdim + kvh * hd..j * kvdim + (kvh + 1) * hd]) * cfg.attn_scale;
                 max = max.max(s);
                 scores.push(s);
             }

@@ -32,7 +32,10 @@ mod tests {
         let q41 = QTensor::quantize(&dense, GgmlDType::Q4_1)?;
         let q8 = to_fast_dtype(q41)?;
         assert_eq!(q8.dtype(), GgmlDType::Q8_0);
-        let back = q8.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
+        let back = q8
+            .dequantize(&Device::Cpu)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let max_err = values
             .iter()
             .zip(&back)

@@ -101,7 +101,9 @@ mod tests {
         let logits = vec![1.0, 1.1, 0.9, 1.05, 0.2];
         let draw = |seed| {
             let mut s = Sampler::new(1.0, 0.9, seed);
-            (0..20).map(|_| s.sample(&mut logits.clone())).collect::<Vec<_>>()
+            (0..20)
+                .map(|_| s.sample(&mut logits.clone()))
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));

@@ -70,6 +70,8 @@ impl Slots {
 }
 
 struct Active {
+    /// Released when the sequence finishes (before its last event is sent) or is dropped.
+    slot: Option<Arc<Slots>>,
     cache: Option<KvCache>,
     /// Tokens still to feed: the rest of the prompt, then the last sampled token.
     feed: Vec<u32>,
@@ -85,9 +87,16 @@ struct Active {
     finished: bool,
 }
 
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.release_slot();
+    }
+}
+
 impl Active {
-    fn from_job(job: Job, n_layer: usize) -> Self {
+    fn from_job(job: Job, n_layer: usize, slots: Arc<Slots>) -> Self {
         Self {
+            slot: Some(slots),
             cache: Some(KvCache::new(n_layer)),
             prompt_tokens: job.prompt.len(),
             feed: job.prompt,
@@ -100,6 +109,12 @@ impl Active {
             events: job.events,
             outbox: VecDeque::new(),
             finished: false,
+        }
+    }
+
+    fn release_slot(&mut self) {
+        if let Some(slots) = self.slot.take() {
+            slots.release();
         }
     }
 
@@ -137,12 +152,14 @@ impl Active {
         });
         self.finished = true;
         self.cache = None;
+        self.release_slot();
     }
 
     fn fail(&mut self, err: EngineError) {
         self.outbox.push_back(GenerationEvent::Error(err));
         self.finished = true;
         self.cache = None;
+        self.release_slot();
     }
 
     /// Handles one sampled token.
@@ -193,7 +210,7 @@ pub(crate) fn run(
             };
             match next {
                 Ok(job) if job.events.is_closed() => slots.release(),
-                Ok(job) => active.push(Active::from_job(job, n_layer)),
+                Ok(job) => active.push(Active::from_job(job, n_layer, slots.clone())),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => open = false,
             }
@@ -204,12 +221,9 @@ pub(crate) fn run(
 
         // 2. Flush and drop finished or abandoned sequences.
         active.retain_mut(|a| {
+            // Dropping an `Active` releases its slot.
             let alive = a.flush() && !a.events.is_closed();
-            let keep = alive && !(a.finished && a.outbox.is_empty());
-            if !keep {
-                slots.release();
-            }
-            keep
+            alive && !(a.finished && a.outbox.is_empty())
         });
 
         // 3. One forward pass over the runnable sequences.
@@ -248,7 +262,11 @@ pub(crate) fn run(
     }
 }
 
-fn step(model: &Model, active: &mut [Active], runnable: &[usize]) -> Result<Vec<Option<Vec<f32>>>, EngineError> {
+fn step(
+    model: &Model,
+    active: &mut [Active],
+    runnable: &[usize],
+) -> Result<Vec<Option<Vec<f32>>>, EngineError> {
     let mut inputs = Vec::with_capacity(runnable.len());
     let mut chosen = runnable.iter().peekable();
     for (i, a) in active.iter_mut().enumerate() {

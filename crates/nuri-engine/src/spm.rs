@@ -61,12 +61,14 @@ impl SpmTokenizer {
             if let Some(b) = byte_token_value(t) {
                 byte_ids[b as usize] = Some(id);
             }
-            if matches!(types.get(i), Some(&TYPE_CONTROL) | Some(&TYPE_USER_DEFINED)) && !t.is_empty() {
+            if matches!(types.get(i), Some(&TYPE_CONTROL) | Some(&TYPE_USER_DEFINED))
+                && !t.is_empty()
+            {
                 specials.push((t.clone(), id));
             }
             ids.entry(t.clone()).or_insert(id);
         }
-        specials.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        specials.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         Self {
             ids,
             scores: scores.to_vec(),
@@ -122,11 +124,19 @@ impl SpmTokenizer {
         let mut next: Vec<Option<usize>> = (0..n).map(|i| (i + 1 < n).then_some(i + 1)).collect();
         let mut prev: Vec<Option<usize>> = (0..n).map(|i| i.checked_sub(1)).collect();
         let mut heap = BinaryHeap::new();
-        let push = |heap: &mut BinaryHeap<Candidate>, left: usize, right: usize, start: &[usize], len: &[usize]| {
+        let push = |heap: &mut BinaryHeap<Candidate>,
+                    left: usize,
+                    right: usize,
+                    start: &[usize],
+                    len: &[usize]| {
             let piece = &norm[start[left]..start[right] + len[right]];
             if let Some(&id) = self.ids.get(piece) {
                 let score = self.scores.get(id as usize).copied().unwrap_or(0.0);
-                heap.push(Candidate { score, left, len: piece.len() });
+                heap.push(Candidate {
+                    score,
+                    left,
+                    len: piece.len(),
+                });
             }
         };
         for i in 0..n.saturating_sub(1) {

@@ -40,11 +40,12 @@ impl Utf8Stream {
         }
     }
 
-    /// Releases what is left at the end of the generation (an unfinished character becomes U+FFFD).
+    /// Ends the stream. What can be left is only the first bytes of a character the generation
+    /// stopped in the middle of (`max_tokens` reached); they are dropped rather than shown as
+    /// U+FFFD.
     pub fn finish(&mut self) -> String {
-        let out = String::from_utf8_lossy(&self.pending).into_owned();
         self.pending.clear();
-        out
+        String::new()
     }
 }
 
@@ -79,7 +80,12 @@ impl StopMatcher {
             return StopOutcome::Continue(text.to_string());
         }
         self.pending.push_str(text);
-        if let Some(pos) = self.stops.iter().filter_map(|s| self.pending.find(s.as_str())).min() {
+        if let Some(pos) = self
+            .stops
+            .iter()
+            .filter_map(|s| self.pending.find(s.as_str()))
+            .min()
+        {
             let out = self.pending[..pos].to_string();
             self.pending.clear();
             return StopOutcome::Stop(out);
@@ -129,7 +135,7 @@ mod tests {
         let mut s = Utf8Stream::default();
         assert_eq!(s.push(&[b'a', 0xFF, b'b']), "a\u{FFFD}b");
         assert_eq!(s.push(&[0xE1]), "");
-        assert_eq!(s.finish(), "\u{FFFD}");
+        assert_eq!(s.finish(), "", "a truncated character is dropped");
     }
 
     #[test]

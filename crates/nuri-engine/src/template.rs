@@ -22,7 +22,11 @@ pub(crate) struct ChatTemplate {
 
 impl ChatTemplate {
     /// Compiles `source` (or ChatML when absent).
-    pub fn new(source: Option<&str>, bos_token: &str, eos_token: &str) -> Result<Self, EngineError> {
+    pub fn new(
+        source: Option<&str>,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<Self, EngineError> {
         let mut env = Environment::new();
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
@@ -36,8 +40,9 @@ impl ChatTemplate {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
         });
         let source = source.unwrap_or(CHATML_TEMPLATE).to_string();
-        env.add_template_owned(NAME, source)
-            .map_err(|e| EngineError::Template(format!("cannot compile the model's template: {e}")))?;
+        env.add_template_owned(NAME, source).map_err(|e| {
+            EngineError::Template(format!("cannot compile the model's template: {e}"))
+        })?;
         Ok(Self {
             env,
             bos_token: bos_token.to_string(),
@@ -74,7 +79,10 @@ mod tests {
     fn chatml_default() -> Result<(), EngineError> {
         let t = ChatTemplate::new(None, "", "")?;
         let out = t.render(&[ChatTurn::new("user", "Hi")])?;
-        assert_eq!(out, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        assert_eq!(
+            out,
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
         Ok(())
     }
 
@@ -83,7 +91,10 @@ mod tests {
         let src = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}";
         let t = ChatTemplate::new(Some(src), "<bos>", "<eos>")?;
         let out = t.render(&[ChatTurn::new("user", " Hi ")])?;
-        assert_eq!(out, "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n");
+        assert_eq!(
+            out,
+            "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n"
+        );
         let src2 = "{% for m in messages %}{{ m['content'].strip().upper() }}{% endfor %}";
         let t2 = ChatTemplate::new(Some(src2), "", "")?;
         assert_eq!(t2.render(&[ChatTurn::new("user", " ab ")])?, "AB");
@@ -93,7 +104,9 @@ mod tests {
     #[test]
     fn raise_exception_is_an_error() -> Result<(), EngineError> {
         let t = ChatTemplate::new(Some("{{ raise_exception('no system role') }}"), "", "")?;
-        assert!(matches!(t.render(&[]), Err(EngineError::Template(m)) if m.contains("no system role")));
+        assert!(
+            matches!(t.render(&[]), Err(EngineError::Template(m)) if m.contains("no system role"))
+        );
         Ok(())
     }
 }

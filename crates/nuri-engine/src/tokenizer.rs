@@ -46,7 +46,8 @@ fn pre_regexes(pre: &str) -> Vec<&'static str> {
 /// GPT-2's reversible byte ↔ printable-unicode mapping: `(byte → char)`.
 fn bytes_to_unicode() -> [char; 256] {
     let mut table = ['\0'; 256];
-    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+    let printable =
+        |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
     let mut extra = 0u32;
     for b in 0u32..256 {
         let c = if printable(b) {
@@ -62,7 +63,7 @@ fn bytes_to_unicode() -> [char; 256] {
 
 enum Encoder {
     Bpe(Box<Tokenizer>),
-    Spm(SpmTokenizer),
+    Spm(Box<SpmTokenizer>),
 }
 
 /// Tokenizer of a GGUF chat model: text → ids, and id → raw bytes.
@@ -134,7 +135,7 @@ impl GgufTokenizer {
                         _ => t.replace('\u{2581}', " ").into_bytes(),
                     })
                     .collect();
-                (Encoder::Spm(spm), bytes)
+                (Encoder::Spm(Box::new(spm)), bytes)
             }
             other => {
                 return Err(EngineError::load(
@@ -144,11 +145,19 @@ impl GgufTokenizer {
             }
         };
 
-        let eos = meta.get("tokenizer.ggml.eos_token_id").and(Some(
-            meta.u32_or("tokenizer.ggml.eos_token_id", u32::MAX),
-        ));
+        let eos = meta
+            .get("tokenizer.ggml.eos_token_id")
+            .and(Some(meta.u32_or("tokenizer.ggml.eos_token_id", u32::MAX)));
         let mut stop_ids: Vec<u32> = eos.into_iter().filter(|&e| e != u32::MAX).collect();
-        for marker in ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|endoftext|>", "<|end|>", "<eos>", "</s>"] {
+        for marker in [
+            "<|im_end|>",
+            "<|eot_id|>",
+            "<end_of_turn>",
+            "<|endoftext|>",
+            "<|end|>",
+            "<eos>",
+            "</s>",
+        ] {
             if let Some(i) = tokens.iter().position(|t| t == marker) {
                 if matches!(types.get(i), Some(&TYPE_CONTROL) | Some(&TYPE_USER_DEFINED)) {
                     stop_ids.push(i as u32);
@@ -208,7 +217,10 @@ fn build_bpe(
         .collect();
     let merges: Vec<(String, String)> = merges
         .iter()
-        .filter_map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
+        .filter_map(|m| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
         .collect();
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, merges)

@@ -23,7 +23,10 @@ pub fn model_path(rel: &str) -> Option<PathBuf> {
         return Some(path);
     }
     if std::env::var_os("NURI_REQUIRE_MODELS").is_some() {
-        panic!("{} is missing and NURI_REQUIRE_MODELS is set: run scripts/setup", path.display());
+        panic!(
+            "{} is missing and NURI_REQUIRE_MODELS is set: run scripts/setup",
+            path.display()
+        );
     }
     eprintln!(
         "\n*** SKIPPED: {} not found. Run scripts/setup (set NURI_REQUIRE_MODELS=1 to make this a failure). ***\n",
@@ -55,7 +58,10 @@ pub fn embed() -> Option<&'static EmbedEngine> {
     ENGINE
         .get_or_init(|| {
             let path = model_path(nuri_engine::BUILTIN_EMBED_MODEL)?;
-            Some(EmbedEngine::load(&path, EmbedOptions::default()).expect("load the embedding model"))
+            Some(
+                EmbedEngine::load(&path, EmbedOptions::default())
+                    .expect("load the embedding model"),
+            )
         })
         .as_ref()
 }
