@@ -8,7 +8,7 @@
 //! Nothing here runs on the async runtime: callers `submit` (non-blocking) and read tokio
 //! channels. Model files come from `scripts/setup`; see `docs/local-models.md`.
 //!
-//! Modules, one job each: `gguf` (metadata, architecture), `quantize` (Q4_1 → Q8_0 at load),
+//! Modules, one job each: `gguf` (metadata, architecture), `quantize` (Q4_1 → Q8_0 at load), `linear` (weights laid out for the fastest kernel),
 //! `model` (the batched transformer), `tokenizer` / `spm` (GGUF tokenizers), `template` (chat
 //! templates), `sampler`, `stream` (UTF-8 hold-back, stop strings), `scheduler` (the engine
 //! thread), `chat_engine` and `embed_engine` (the public handles), `request`, `error`.
@@ -17,6 +17,7 @@ mod chat_engine;
 mod embed_engine;
 mod error;
 mod gguf;
+mod linear;
 mod model;
 mod quantize;
 mod request;

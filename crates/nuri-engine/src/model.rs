@@ -13,10 +13,11 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{Device, Module, Result, Tensor};
+use candle_core::quantized::QTensor;
+use candle_core::{Device, Result, Tensor};
 
 use crate::gguf::{Arch, GgufFile, ModelConfig};
+use crate::linear::Linear;
 use crate::quantize;
 
 /// Per-sequence key/value cache: for each layer, keys and values laid out `[pos][kv_head][dim]`.
@@ -54,10 +55,10 @@ pub(crate) struct SeqInput<'a> {
 
 struct Layer {
     attn_norm: Vec<f32>,
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
-    wo: QMatMul,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
     bq: Option<Vec<f32>>,
     bk: Option<Vec<f32>>,
     bv: Option<Vec<f32>>,
@@ -65,9 +66,9 @@ struct Layer {
     k_norm: Option<Vec<f32>>,
     post_attn_norm: Option<Vec<f32>>,
     ffn_norm: Vec<f32>,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     post_ffn_norm: Option<Vec<f32>>,
     window: Option<usize>,
 }
@@ -76,7 +77,7 @@ struct Layer {
 pub(crate) struct Model {
     cfg: ModelConfig,
     embed: Arc<QTensor>,
-    output: QMatMul,
+    output: Linear,
     out_norm: Vec<f32>,
     layers: Vec<Layer>,
     inv_freq: Vec<f32>,
@@ -103,17 +104,16 @@ impl Model {
         let embed = Arc::new(quantize::to_fast_dtype(qt("token_embd.weight")?)?);
         let vocab = embed.shape().dims2()?.0;
         let output = if has_output {
-            QMatMul::from_qtensor(quantize::to_fast_dtype(qt("output.weight")?)?)?
+            Linear::new(qt("output.weight")?)?
         } else {
-            QMatMul::from_arc(embed.clone())?
+            Linear::shared(embed.clone())?
         };
         let out_norm = dense(qt("output_norm.weight")?)?;
         let gemma = cfg.arch == Arch::Gemma3;
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
-            let mut w = |suffix: &str| -> Result<QMatMul> {
-                QMatMul::from_qtensor(quantize::to_fast_dtype(qt(&format!("blk.{i}.{suffix}"))?)?)
-            };
+            let mut w =
+                |suffix: &str| -> Result<Linear> { Linear::new(qt(&format!("blk.{i}.{suffix}"))?) };
             let wq = w("attn_q.weight")?;
             let wk = w("attn_k.weight")?;
             let wv = w("attn_v.weight")?;
@@ -224,10 +224,10 @@ impl Model {
         let mut attn = vec![0f32; n * qdim];
         for (layer_idx, layer) in self.layers.iter().enumerate() {
             rms_norm_rows(&x, &layer.attn_norm, cfg.rms_eps, d, &mut h);
-            let mut q = linear(&layer.wq, &h, n, d)?;
-            let mut k = linear(&layer.wk, &h, n, d)?;
+            let mut q = layer.wq.forward(&h, n)?;
+            let mut k = layer.wk.forward(&h, n)?;
             let v = {
-                let mut v = linear(&layer.wv, &h, n, d)?;
+                let mut v = layer.wv.forward(&h, n)?;
                 add_bias(&mut v, layer.bv.as_deref(), kvdim);
                 v
             };
@@ -263,21 +263,20 @@ impl Model {
                 row += t;
             }
 
-            let mut o = linear(&layer.wo, &attn, n, qdim)?;
+            let mut o = layer.wo.forward(&attn, n)?;
             if let Some(w) = &layer.post_attn_norm {
                 rms_norm_in_place(&mut o, w, cfg.rms_eps, d);
             }
             add_in_place(&mut x, &o);
 
             rms_norm_rows(&x, &layer.ffn_norm, cfg.rms_eps, d, &mut h);
-            let mut g = linear(&layer.gate, &h, n, d)?;
-            let u = linear(&layer.up, &h, n, d)?;
+            let mut g = layer.gate.forward(&h, n)?;
+            let u = layer.up.forward(&h, n)?;
             let gelu = cfg.arch == Arch::Gemma3;
             for (gi, ui) in g.iter_mut().zip(&u) {
                 *gi = if gelu { gelu_tanh(*gi) } else { silu(*gi) } * ui;
             }
-            let ffn = g.len() / n;
-            let mut y = linear(&layer.down, &g, n, ffn)?;
+            let mut y = layer.down.forward(&g, n)?;
             if let Some(w) = &layer.post_ffn_norm {
                 rms_norm_in_place(&mut y, w, cfg.rms_eps, d);
             }
@@ -307,7 +306,7 @@ impl Model {
         }
         let mut result: Vec<Option<Vec<f32>>> = batch.iter().map(|_| None).collect();
         if !wanted.is_empty() {
-            let logits = linear(&self.output, &last_rows, wanted.len(), d)?;
+            let logits = self.output.forward(&last_rows, wanted.len())?;
             let vocab = logits.len() / wanted.len();
             for (j, &i) in wanted.iter().enumerate() {
                 result[i] = Some(logits[j * vocab..(j + 1) * vocab].to_vec());
@@ -319,12 +318,6 @@ impl Model {
 
 fn dense(t: QTensor) -> Result<Vec<f32>> {
     t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()
-}
-
-/// `x (rows × k) · wᵀ` through candle's quantised matmul.
-fn linear(w: &QMatMul, x: &[f32], rows: usize, k: usize) -> Result<Vec<f32>> {
-    let t = Tensor::from_slice(x, (rows, k), &Device::Cpu)?;
-    w.forward(&t)?.flatten_all()?.to_vec1::<f32>()
 }
 
 fn add_bias(x: &mut [f32], bias: Option<&[f32]>, width: usize) {
