@@ -1,11 +1,16 @@
 """Reference token ids for SmolLM2's GGUF tokenizer, computed outside the engine.
 
-Two independent references (run in a scratch venv: `pip install gguf tokenizers transformers`):
-  1. Hugging Face `tokenizers` (Python), configured like SmolLM2's published tokenizer.json:
-     BPE from the GGUF vocab + merges, pre-tokenizer Digits(individual) + ByteLevel, and the
-     control tokens as special tokens.
-  2. `transformers`' own GGUF → fast-tokenizer converter (AutoTokenizer with gguf_file=...).
-Prints one JSON line per sample with both id lists; the engine test hard-codes them.
+Reference: Hugging Face `tokenizers` (Python; a different BPE implementation from the Rust
+engine's), configured like SmolLM2's published tokenizer.json — BPE from the GGUF vocabulary and
+merges, pre-tokenizer Digits(individual_digits) + ByteLevel(GPT-2 regex), and the 17 control tokens
+as special tokens. Run in a scratch venv:
+
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install gguf tokenizers
+    /tmp/venv/bin/python bench/engine/reference_token_ids.py models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf
+
+If `transformers` and `torch` are installed too, its own GGUF → tokenizer converter is used as a
+second reference (it needs torch, which was not installed when the ids were recorded).
+Prints one JSON line per sample; `crates/nuri-engine/tests/chat.rs` hard-codes the ids.
 """
 import json
 import sys
