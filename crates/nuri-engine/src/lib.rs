@@ -42,3 +42,15 @@ pub const DEFAULT_MODELS_DIR: &str = "./models";
 pub const BUILTIN_CHAT_MODEL: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The built-in embedding model's folder, relative to the models folder.
 pub const BUILTIN_EMBED_MODEL: &str = "all-minilm-l6-v2";
+
+#[cfg(test)]
+mod tests {
+    /// The gateway shares the engines across tasks behind an `Arc`.
+    #[test]
+    fn engines_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::ChatEngine>();
+        assert_send_sync::<crate::EmbedEngine>();
+        assert_send_sync::<crate::Generation>();
+    }
+}
