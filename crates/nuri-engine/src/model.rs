@@ -1,0 +1,586 @@
+//! The decoder-only transformer (llama / qwen2 / gemma3 families) over GGUF weights.
+//!
+//! One forward pass takes a *batch of sequences*, each with its own [`KvCache`] and any number of
+//! new tokens (a whole prompt, a prompt chunk, or the one token of a decode step). The rows of all
+//! sequences are stacked so every weight matrix is streamed from memory once per step for the
+//! whole batch (candle's quantised matmul tiles rows, so 8 decode rows cost far less than 8 passes);
+//! only attention runs per sequence, against that sequence's own cache. This is what makes
+//! continuous batching pay off on a memory-bound CPU.
+//!
+//! Linear layers run in candle (`QMatMul`: AVX2 / AVX-512 VNNI kernels picked at run time);
+//! the small element-wise work (norms, RoPE, activations, decode attention) runs on plain `f32`
+//! slices, which avoids per-op tensor overhead that dominates at batch sizes this small.
+
+use std::sync::Arc;
+
+use candle_core::quantized::QTensor;
+use candle_core::{Device, Result, Tensor};
+
+use crate::gguf::{Arch, GgufFile, ModelConfig};
+use crate::linear::Linear;
+use crate::quantize;
+
+/// Per-sequence key/value cache: for each layer, keys and values laid out `[pos][kv_head][dim]`,
+/// stored as bfloat16 (the top half of an f32: half the memory, 23 KB per token for SmolLM2,
+/// and conversions that are a shift). Grows with the sequence (no up-front allocation of the
+/// whole window).
+#[derive(Debug)]
+pub(crate) struct KvCache {
+    layers: Vec<(Vec<u16>, Vec<u16>)>,
+    len: usize,
+}
+
+impl KvCache {
+    /// An empty cache for a model with `n_layer` layers.
+    pub fn new(n_layer: usize) -> Self {
+        Self {
+            layers: (0..n_layer).map(|_| (Vec::new(), Vec::new())).collect(),
+            len: 0,
+        }
+    }
+
+    /// Tokens held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// One sequence's part of a forward pass.
+pub(crate) struct SeqInput<'a> {
+    /// New tokens, at positions `cache.len()..`.
+    pub tokens: &'a [u32],
+    /// The sequence's cache; extended by `tokens`.
+    pub cache: &'a mut KvCache,
+    /// Whether to compute logits for the last new token.
+    pub want_logits: bool,
+}
+
+struct Layer {
+    attn_norm: Vec<f32>,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
+    bq: Option<Vec<f32>>,
+    bk: Option<Vec<f32>>,
+    bv: Option<Vec<f32>>,
+    q_norm: Option<Vec<f32>>,
+    k_norm: Option<Vec<f32>>,
+    post_attn_norm: Option<Vec<f32>>,
+    ffn_norm: Vec<f32>,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+    post_ffn_norm: Option<Vec<f32>>,
+    window: Option<usize>,
+}
+
+/// The loaded weights plus the configuration they were read with.
+pub(crate) struct Model {
+    cfg: ModelConfig,
+    embed: Arc<QTensor>,
+    output: Linear,
+    out_norm: Vec<f32>,
+    layers: Vec<Layer>,
+    inv_freq: Vec<f32>,
+    inv_freq_local: Vec<f32>,
+    vocab: usize,
+}
+
+fn inv_freqs(head_dim: usize, base: f32) -> Vec<f32> {
+    (0..head_dim / 2)
+        .map(|i| 1.0 / base.powf((2 * i) as f32 / head_dim as f32))
+        .collect()
+}
+
+impl Model {
+    /// Reads every tensor of `file` (re-quantising slow types to Q8_0).
+    pub fn load(file: &mut GgufFile, cfg: ModelConfig) -> Result<Self> {
+        let cpu = Device::Cpu;
+        let GgufFile { content, reader } = file;
+        let mut qt = |name: &str| -> Result<QTensor> { content.tensor(reader, name, &cpu) };
+        let has = |name: &str| content.tensor_infos.contains_key(name);
+        let has_output = has("output.weight");
+        let has_bias = has("blk.0.attn_q.bias");
+
+        let embed = Arc::new(quantize::to_fast_dtype(qt("token_embd.weight")?)?);
+        let vocab = embed.shape().dims2()?.0;
+        let output = if has_output {
+            Linear::new(qt("output.weight")?)?
+        } else {
+            Linear::shared(embed.clone())?
+        };
+        let out_norm = dense(qt("output_norm.weight")?)?;
+        let gemma = cfg.arch == Arch::Gemma3;
+        let mut layers = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let mut w =
+                |suffix: &str| -> Result<Linear> { Linear::new(qt(&format!("blk.{i}.{suffix}"))?) };
+            let wq = w("attn_q.weight")?;
+            let wk = w("attn_k.weight")?;
+            let wv = w("attn_v.weight")?;
+            let wo = w("attn_output.weight")?;
+            let gate = w("ffn_gate.weight")?;
+            let up = w("ffn_up.weight")?;
+            let down = w("ffn_down.weight")?;
+            let mut d =
+                |suffix: &str| -> Result<Vec<f32>> { dense(qt(&format!("blk.{i}.{suffix}"))?) };
+            let (bq, bk, bv) = if has_bias {
+                (
+                    Some(d("attn_q.bias")?),
+                    Some(d("attn_k.bias")?),
+                    Some(d("attn_v.bias")?),
+                )
+            } else {
+                (None, None, None)
+            };
+            let (q_norm, k_norm, post_attn_norm, post_ffn_norm) = if gemma {
+                (
+                    Some(d("attn_q_norm.weight")?),
+                    Some(d("attn_k_norm.weight")?),
+                    Some(d("post_attention_norm.weight")?),
+                    Some(d("post_ffw_norm.weight")?),
+                )
+            } else {
+                (None, None, None, None)
+            };
+            layers.push(Layer {
+                attn_norm: d("attn_norm.weight")?,
+                ffn_norm: d("ffn_norm.weight")?,
+                wq,
+                wk,
+                wv,
+                wo,
+                bq,
+                bk,
+                bv,
+                q_norm,
+                k_norm,
+                post_attn_norm,
+                gate,
+                up,
+                down,
+                post_ffn_norm,
+                window: cfg.sliding_window_of(i),
+            });
+        }
+        Ok(Self {
+            inv_freq: inv_freqs(cfg.head_dim, cfg.rope_base),
+            inv_freq_local: inv_freqs(cfg.head_dim, cfg.rope_base_local),
+            cfg,
+            embed,
+            output,
+            out_norm,
+            layers,
+            vocab,
+        })
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Vocabulary size (rows of the embedding table).
+    pub fn vocab_size(&self) -> usize {
+        self.vocab
+    }
+
+    /// Runs one step for a batch of sequences; returns, per sequence, the logits of its last new
+    /// token when asked for.
+    pub fn forward(&self, batch: &mut [SeqInput<'_>]) -> Result<Vec<Option<Vec<f32>>>> {
+        let cfg = &self.cfg;
+        let (d, hd) = (cfg.n_embd, cfg.head_dim);
+        let (qdim, kvdim) = (cfg.n_head * hd, cfg.n_kv_head * hd);
+        let ids: Vec<u32> = batch
+            .iter()
+            .flat_map(|s| s.tokens.iter().copied())
+            .collect();
+        let n = ids.len();
+        if n == 0 {
+            return Ok(batch.iter().map(|_| None).collect());
+        }
+        let positions: Vec<usize> = batch
+            .iter()
+            .flat_map(|s| (0..s.tokens.len()).map(|i| s.cache.len() + i))
+            .collect();
+
+        let ids_t = Tensor::from_vec(ids, n, &Device::Cpu)?;
+        let mut x = self
+            .embed
+            .embedding(&ids_t)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        if cfg.arch == Arch::Gemma3 {
+            let scale = (d as f32).sqrt();
+            x.iter_mut().for_each(|v| *v *= scale);
+        }
+        let rope = RopeTable::new(&positions, &self.inv_freq);
+        let rope_local = if cfg.sliding_window.is_some() {
+            Some(RopeTable::new(&positions, &self.inv_freq_local))
+        } else {
+            None
+        };
+
+        let mut h = vec![0f32; n * d];
+        let mut attn = vec![0f32; n * qdim];
+        for (layer_idx, layer) in self.layers.iter().enumerate() {
+            rms_norm_rows(&x, &layer.attn_norm, cfg.rms_eps, d, &mut h);
+            let mut q = layer.wq.forward(&h, n)?;
+            let mut k = layer.wk.forward(&h, n)?;
+            let v = {
+                let mut v = layer.wv.forward(&h, n)?;
+                add_bias(&mut v, layer.bv.as_deref(), kvdim);
+                v
+            };
+            add_bias(&mut q, layer.bq.as_deref(), qdim);
+            add_bias(&mut k, layer.bk.as_deref(), kvdim);
+            if let Some(w) = &layer.q_norm {
+                rms_norm_in_place(&mut q, w, cfg.rms_eps, hd);
+            }
+            if let Some(w) = &layer.k_norm {
+                rms_norm_in_place(&mut k, w, cfg.rms_eps, hd);
+            }
+            let table = match (&rope_local, layer.window) {
+                (Some(local), Some(_)) => local,
+                _ => &rope,
+            };
+            table.apply(&mut q, hd, cfg.rope_neox);
+            table.apply(&mut k, hd, cfg.rope_neox);
+
+            let mut row = 0;
+            for seq in batch.iter_mut() {
+                let t = seq.tokens.len();
+                let (kc, vc) = &mut seq.cache.layers[layer_idx];
+                append_bf16(kc, &k[row * kvdim..(row + t) * kvdim]);
+                append_bf16(vc, &v[row * kvdim..(row + t) * kvdim]);
+                let p0 = seq.cache.len;
+                let out = &mut attn[row * qdim..(row + t) * qdim];
+                let qs = &q[row * qdim..(row + t) * qdim];
+                if t <= 4 {
+                    attend_rows(cfg, layer.window, qs, kc, vc, p0, t, out);
+                } else {
+                    attend_chunk(cfg, layer.window, qs, kc, vc, p0, t, out)?;
+                }
+                row += t;
+            }
+
+            let mut o = layer.wo.forward(&attn, n)?;
+            if let Some(w) = &layer.post_attn_norm {
+                rms_norm_in_place(&mut o, w, cfg.rms_eps, d);
+            }
+            add_in_place(&mut x, &o);
+
+            rms_norm_rows(&x, &layer.ffn_norm, cfg.rms_eps, d, &mut h);
+            let mut g = layer.gate.forward(&h, n)?;
+            let u = layer.up.forward(&h, n)?;
+            let gelu = cfg.arch == Arch::Gemma3;
+            for (gi, ui) in g.iter_mut().zip(&u) {
+                *gi = if gelu { gelu_tanh(*gi) } else { silu(*gi) } * ui;
+            }
+            let mut y = layer.down.forward(&g, n)?;
+            if let Some(w) = &layer.post_ffn_norm {
+                rms_norm_in_place(&mut y, w, cfg.rms_eps, d);
+            }
+            add_in_place(&mut x, &y);
+        }
+
+        // Logits only for the last new row of the sequences that want them.
+        let mut last_rows = Vec::new();
+        let mut wanted = Vec::new();
+        let mut row = 0;
+        for (i, seq) in batch.iter_mut().enumerate() {
+            let t = seq.tokens.len();
+            seq.cache.len += t;
+            row += t;
+            if seq.want_logits && t > 0 {
+                let mut r = vec![0f32; d];
+                rms_norm_rows(
+                    &x[(row - 1) * d..row * d],
+                    &self.out_norm,
+                    cfg.rms_eps,
+                    d,
+                    &mut r,
+                );
+                last_rows.extend_from_slice(&r);
+                wanted.push(i);
+            }
+        }
+        let mut result: Vec<Option<Vec<f32>>> = batch.iter().map(|_| None).collect();
+        if !wanted.is_empty() {
+            let logits = self.output.forward(&last_rows, wanted.len())?;
+            let vocab = logits.len() / wanted.len();
+            for (j, &i) in wanted.iter().enumerate() {
+                result[i] = Some(logits[j * vocab..(j + 1) * vocab].to_vec());
+            }
+        }
+        Ok(result)
+    }
+}
+
+fn dense(t: QTensor) -> Result<Vec<f32>> {
+    t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()
+}
+
+/// Appends f32 values as bfloat16 (round to nearest even).
+fn append_bf16(cache: &mut Vec<u16>, rows: &[f32]) {
+    cache.extend(rows.iter().map(|&x| {
+        let bits = x.to_bits();
+        let rounded = bits.wrapping_add(0x7FFF + ((bits >> 16) & 1));
+        (rounded >> 16) as u16
+    }));
+}
+
+/// f32 copy of cache positions `from..to`.
+fn to_f32(cache: &[u16], from: usize, to: usize, width: usize) -> Vec<f32> {
+    cache[from * width..to * width]
+        .iter()
+        .map(|&b| f32::from_bits(u32::from(b) << 16))
+        .collect()
+}
+
+fn add_bias(x: &mut [f32], bias: Option<&[f32]>, width: usize) {
+    if let Some(b) = bias {
+        for row in x.chunks_exact_mut(width) {
+            add_in_place(row, b);
+        }
+    }
+}
+
+fn add_in_place(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+fn rms_norm_rows(x: &[f32], w: &[f32], eps: f32, width: usize, out: &mut [f32]) {
+    for (row, o) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        let ms = dot(row, row) / width as f32;
+        let scale = 1.0 / (ms + eps).sqrt();
+        for ((oi, xi), wi) in o.iter_mut().zip(row).zip(w) {
+            *oi = xi * scale * wi;
+        }
+    }
+}
+
+fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32, width: usize) {
+    for row in x.chunks_exact_mut(width) {
+        let ms = dot(row, row) / width as f32;
+        let scale = 1.0 / (ms + eps).sqrt();
+        for (xi, wi) in row.iter_mut().zip(w) {
+            *xi *= scale * wi;
+        }
+    }
+}
+
+fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+fn gelu_tanh(x: f32) -> f32 {
+    const C: f32 = 0.797_884_6; // sqrt(2/pi)
+    0.5 * x * (1.0 + (C * (x + 0.044_715 * x * x * x)).tanh())
+}
+
+/// Dot product with eight independent accumulators so it vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len().min(b.len()) {
+        sum += a[i] * b[i];
+    }
+    sum
+}
+
+/// cos/sin of every row's position for one RoPE base: `[row][i]`, `i < head_dim / 2`.
+struct RopeTable {
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    half: usize,
+}
+
+impl RopeTable {
+    fn new(positions: &[usize], inv_freq: &[f32]) -> Self {
+        let half = inv_freq.len();
+        let mut cos = Vec::with_capacity(positions.len() * half);
+        let mut sin = Vec::with_capacity(positions.len() * half);
+        for &p in positions {
+            for &f in inv_freq {
+                let (s, c) = (p as f32 * f).sin_cos();
+                cos.push(c);
+                sin.push(s);
+            }
+        }
+        Self { cos, sin, half }
+    }
+
+    /// Rotates every head of every row of `x` (rows of `n_heads × head_dim`).
+    fn apply(&self, x: &mut [f32], head_dim: usize, neox: bool) {
+        let half = self.half;
+        let rows = self.cos.len() / half.max(1);
+        if rows == 0 {
+            return;
+        }
+        let width = x.len() / rows;
+        for (r, row) in x.chunks_exact_mut(width).enumerate() {
+            let (cos, sin) = (
+                &self.cos[r * half..(r + 1) * half],
+                &self.sin[r * half..(r + 1) * half],
+            );
+            for head in row.chunks_exact_mut(head_dim) {
+                if neox {
+                    let (a, b) = head.split_at_mut(half);
+                    for i in 0..half {
+                        let (x0, x1) = (a[i], b[i]);
+                        a[i] = x0 * cos[i] - x1 * sin[i];
+                        b[i] = x0 * sin[i] + x1 * cos[i];
+                    }
+                } else {
+                    for i in 0..half {
+                        let (x0, x1) = (head[2 * i], head[2 * i + 1]);
+                        head[2 * i] = x0 * cos[i] - x1 * sin[i];
+                        head[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// First key position visible from `pos` (sliding-window layers see the last `window` tokens).
+fn first_visible(pos: usize, window: Option<usize>) -> usize {
+    window.map_or(0, |w| (pos + 1).saturating_sub(w))
+}
+
+/// Attention of a few rows (decode) in plain Rust against the cache, which already holds them.
+#[allow(clippy::too_many_arguments)]
+fn attend_rows(
+    cfg: &ModelConfig,
+    window: Option<usize>,
+    q: &[f32],
+    kc: &[u16],
+    vc: &[u16],
+    p0: usize,
+    t: usize,
+    out: &mut [f32],
+) {
+    let (hd, h, hkv) = (cfg.head_dim, cfg.n_head, cfg.n_kv_head);
+    let group = h / hkv;
+    let kvdim = hkv * hd;
+    let mut scores = Vec::with_capacity(p0 + t);
+    // Visible keys/values of all rows, converted once for every head.
+    let first = first_visible(p0, window);
+    let kf = to_f32(kc, first, p0 + t, kvdim);
+    let vf = to_f32(vc, first, p0 + t, kvdim);
+    for r in 0..t {
+        let pos = p0 + r;
+        let start = first_visible(pos, window);
+        for head in 0..h {
+            let kvh = head / group;
+            let qh = &q[r * h * hd + head * hd..r * h * hd + (head + 1) * hd];
+            scores.clear();
+            let mut max = f32::NEG_INFINITY;
+            for j in start..=pos {
+                let jj = (j - first) * kvdim + kvh * hd;
+                let s = dot(qh, &kf[jj..jj + hd]) * cfg.attn_scale;
+                max = max.max(s);
+                scores.push(s);
+            }
+            let mut sum = 0.0;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let o = &mut out[r * h * hd + head * hd..r * h * hd + (head + 1) * hd];
+            o.iter_mut().for_each(|v| *v = 0.0);
+            for (idx, j) in (start..=pos).enumerate() {
+                let p = scores[idx] / sum;
+                let jj = (j - first) * kvdim + kvh * hd;
+                let vj = &vf[jj..jj + hd];
+                for (oi, vi) in o.iter_mut().zip(vj) {
+                    *oi += p * vi;
+                }
+            }
+        }
+    }
+}
+
+/// Attention of a chunk of rows (prefill) with candle matmuls and a causal (windowed) mask.
+#[allow(clippy::too_many_arguments)]
+fn attend_chunk(
+    cfg: &ModelConfig,
+    window: Option<usize>,
+    q: &[f32],
+    kc: &[u16],
+    vc: &[u16],
+    p0: usize,
+    t: usize,
+    out: &mut [f32],
+) -> Result<()> {
+    let (hd, h, hkv) = (cfg.head_dim, cfg.n_head, cfg.n_kv_head);
+    let group = h / hkv;
+    let l = p0 + t;
+    let cpu = &Device::Cpu;
+    let k = Tensor::from_vec(to_f32(kc, 0, l, hkv * hd), (l, hkv, hd), cpu)?
+        .transpose(0, 1)?
+        .contiguous()?;
+    let v = Tensor::from_vec(to_f32(vc, 0, l, hkv * hd), (l, hkv, hd), cpu)?
+        .transpose(0, 1)?
+        .contiguous()?;
+    let qt = Tensor::from_slice(q, (t, h, hd), cpu)?
+        .transpose(0, 1)?
+        .contiguous()?
+        .reshape((hkv, group * t, hd))?;
+    let mut mask = vec![0f32; t * l];
+    for r in 0..t {
+        let pos = p0 + r;
+        let start = first_visible(pos, window);
+        for (j, m) in mask[r * l..(r + 1) * l].iter_mut().enumerate() {
+            if j > pos || j < start {
+                *m = f32::NEG_INFINITY;
+            }
+        }
+    }
+    let mask = Tensor::from_vec(mask, (1, 1, t, l), cpu)?;
+    let att = (qt.matmul(&k.t()?)? * f64::from(cfg.attn_scale))?
+        .reshape((hkv, group, t, l))?
+        .broadcast_add(&mask)?
+        .reshape((hkv, group * t, l))?;
+    let att = candle_nn::ops::softmax_last_dim(&att)?;
+    let y = att
+        .matmul(&v)?
+        .reshape((h, t, hd))?
+        .transpose(0, 1)?
+        .contiguous()?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    out.copy_from_slice(&y);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive() {
+        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.1).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-3);
+    }
+
+    #[test]
+    fn sliding_window_start() {
+        assert_eq!(first_visible(10, None), 0);
+        assert_eq!(first_visible(10, Some(4)), 7);
+        assert_eq!(first_visible(2, Some(4)), 0);
+    }
+}
