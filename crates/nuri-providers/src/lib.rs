@@ -8,6 +8,7 @@ pub mod clova;
 mod common;
 pub mod gemini;
 pub mod http;
+pub mod local;
 pub mod openai;
 pub mod sse;
 
@@ -27,7 +28,10 @@ pub enum BuildError {
         /// Why.
         reason: String,
     },
-    /// This kind is built elsewhere (the local engine) or not yet supported.
+    /// A local model could not be loaded (the message names the file).
+    #[error("{0}")]
+    Local(String),
+    /// This kind is not supported in this build.
     #[error("provider {name}: kind {kind} is not available in this build")]
     Unsupported {
         /// Provider name.
@@ -37,9 +41,21 @@ pub enum BuildError {
     },
 }
 
-/// Builds the adapter for an HTTP provider. Local providers are built by the engine crate.
-pub fn build(config: &ProviderConfig) -> Result<Arc<dyn Provider>, BuildError> {
+/// Builds the adapter for a provider; local providers load their models from `models_dir`
+/// (built-ins) or their configured paths.
+pub fn build(
+    config: &ProviderConfig,
+    models_dir: &std::path::Path,
+) -> Result<Arc<dyn Provider>, BuildError> {
     match config.kind {
+        ProviderKind::Local => {
+            let spec = config.local.as_ref().ok_or_else(|| {
+                BuildError::Local(format!("provider {}: no local settings", config.name))
+            })?;
+            let provider = local::LocalProvider::load(&config.name, spec, models_dir)
+                .map_err(|e| BuildError::Local(e.0))?;
+            Ok(Arc::new(provider))
+        }
         ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
             Ok(Arc::new(openai::OpenAiProvider::new(config)?))
         }

@@ -111,8 +111,11 @@ async fn setup_timeouts(
     timeouts: Timeouts,
 ) -> (MockServer, Arc<dyn Provider>) {
     let mock = start(t.mock).await;
-    let provider =
-        nuri_providers::build(&config(t, &mock.base_url, key, timeouts)).expect("builds");
+    let provider = nuri_providers::build(
+        &config(t, &mock.base_url, key, timeouts),
+        std::path::Path::new("models"),
+    )
+    .expect("builds");
     (mock, provider)
 }
 

@@ -27,10 +27,10 @@ pub fn providers(config: &Config) -> Result<HashMap<String, Arc<dyn Provider>>, 
     let mut out = HashMap::new();
     for p in &config.providers {
         if p.kind == ProviderKind::Local {
-            tracing::warn!(provider = %p.name, "local models are not available in this build; its routes are skipped");
-            continue;
+            tracing::info!(provider = %p.name, "loading local models");
         }
-        let adapter = nuri_providers::build(p).map_err(|e| e.to_string())?;
+        let adapter =
+            nuri_providers::build(p, &config.storage.models_dir).map_err(|e| e.to_string())?;
         out.insert(p.name.clone(), adapter);
     }
     Ok(out)
