@@ -39,7 +39,7 @@ pub enum ChatOutcome {
     /// Whole answer.
     Complete(nuri_types::openai::ChatCompletion),
     /// Streamed answer; settles itself.
-    Stream(MeteredStream),
+    Stream(Box<MeteredStream>),
 }
 
 /// A text-completion answer.
@@ -47,7 +47,7 @@ pub enum CompletionOutcome {
     /// Whole answer.
     Complete(nuri_types::openai::Completion),
     /// Streamed answer; settles itself.
-    Stream(MeteredStream<nuri_types::openai::Completion>),
+    Stream(Box<MeteredStream<nuri_types::openai::Completion>>),
 }
 
 /// An answer plus the rate-limit state to report.
@@ -68,6 +68,15 @@ pub struct Gateway {
     stages: Stages,
     usage: UsageSink,
     tracker: TaskTracker,
+}
+
+/// What admission needs to know about a request's size.
+struct Ask<'a> {
+    endpoint: &'a str,
+    stream: bool,
+    prompt_tokens: u64,
+    max_output: u64,
+    choices: u64,
 }
 
 struct Prepared {
@@ -169,12 +178,15 @@ impl Gateway {
         auth: &AuthContext,
         model: Arc<CatalogModel>,
         meta: &RequestMeta,
-        endpoint: &str,
-        stream: bool,
-        prompt_tokens: u64,
-        max_output: u64,
-        choices: u64,
+        ask: Ask<'_>,
     ) -> Result<Prepared, GatewayError> {
+        let Ask {
+            endpoint,
+            stream,
+            prompt_tokens,
+            max_output,
+            choices,
+        } = ask;
         let started = Instant::now();
         let mut record = UsageRecord {
             request_id: meta.request_id.clone(),
@@ -286,11 +298,13 @@ impl Gateway {
                 auth,
                 model,
                 &meta,
-                "chat",
-                stream,
-                prompt_tokens,
-                u64::from(max_output),
-                u64::from(request.choices()),
+                Ask {
+                    endpoint: "chat",
+                    stream,
+                    prompt_tokens,
+                    max_output: u64::from(max_output),
+                    choices: u64::from(request.choices()),
+                },
             )
             .await?;
         let ctx = CallContext {
@@ -348,7 +362,7 @@ impl Gateway {
                             prompt_estimate,
                         );
                         Ok(Answer {
-                            body: ChatOutcome::Stream(metered),
+                            body: ChatOutcome::Stream(Box::new(metered)),
                             limits,
                         })
                     }
@@ -397,11 +411,13 @@ impl Gateway {
                 auth,
                 model,
                 &meta,
-                "completions",
-                stream,
-                prompt_tokens,
-                u64::from(max_output),
-                choices,
+                Ask {
+                    endpoint: "completions",
+                    stream,
+                    prompt_tokens,
+                    max_output: u64::from(max_output),
+                    choices,
+                },
             )
             .await?;
         let ctx = CallContext {
@@ -453,7 +469,7 @@ impl Gateway {
                             prompt_estimate,
                         );
                         Ok(Answer {
-                            body: CompletionOutcome::Stream(stream),
+                            body: CompletionOutcome::Stream(Box::new(stream)),
                             limits,
                         })
                     }
@@ -515,7 +531,18 @@ impl Gateway {
         let base64 = request.wants_base64();
         request.encoding_format = Some("float".to_owned());
         let prepared = self
-            .admit(auth, model, &meta, "embeddings", false, prompt_tokens, 0, 1)
+            .admit(
+                auth,
+                model,
+                &meta,
+                Ask {
+                    endpoint: "embeddings",
+                    stream: false,
+                    prompt_tokens,
+                    max_output: 0,
+                    choices: 1,
+                },
+            )
             .await?;
         let ctx = CallContext {
             request_id: meta.request_id.clone(),

@@ -232,7 +232,9 @@ pub(crate) fn run(
             .collect();
         if runnable.is_empty() {
             if !active.is_empty() {
-                // Everyone is waiting for a slow reader.
+                // Everyone is waiting for a slow reader. This is the engine's own OS thread,
+                // never an async worker, so a short blocking sleep is right here.
+                #[allow(clippy::disallowed_methods)]
                 std::thread::sleep(Duration::from_millis(1));
             }
             continue;

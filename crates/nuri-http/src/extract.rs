@@ -116,9 +116,7 @@ mod tests {
     use nuri_types::openai::ChatCompletionRequest;
 
     fn err(body: &[u8]) -> (String, Option<String>) {
-        let e = parse_json::<ChatCompletionRequest>(body)
-            .err()
-            .expect("error");
+        let e = parse_json::<ChatCompletionRequest>(body).expect_err("error");
         let b = e.body();
         (b.error.message, b.error.param)
     }

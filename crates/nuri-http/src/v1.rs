@@ -113,7 +113,7 @@ async fn chat(
         let answer = state.gateway.chat(&key, request, meta).await?;
         let response = match answer.body {
             ChatOutcome::Complete(c) => json_response(&c),
-            ChatOutcome::Stream(s) => sse::response(s),
+            ChatOutcome::Stream(s) => sse::response(*s),
         };
         Ok(with_limits(response, &answer.limits))
     }
@@ -137,7 +137,7 @@ async fn completion(
         let answer = state.gateway.completion(&key, request, meta).await?;
         let response = match answer.body {
             CompletionOutcome::Complete(c) => json_response(&c),
-            CompletionOutcome::Stream(s) => sse::response(s),
+            CompletionOutcome::Stream(s) => sse::response(*s),
         };
         Ok(with_limits(response, &answer.limits))
     }

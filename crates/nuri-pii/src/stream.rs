@@ -145,6 +145,26 @@ impl<'s> StreamScanner<'s> {
     }
 }
 
+/// The length of the longest prefix of `b` that does not end inside a UTF-8 sequence, so a
+/// reader can hand complete characters to [`StreamScanner::push`] and keep the rest.
+pub fn complete_utf8_prefix(b: &[u8]) -> usize {
+    let n = b.len();
+    for back in 1..=n.min(4) {
+        let c = b[n - back];
+        if c & 0xC0 != 0x80 {
+            // A lead byte (or ASCII): is its sequence complete?
+            let need = match c {
+                0x00..=0x7F => 1,
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            return if back >= need { n } else { n - back };
+        }
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,24 +192,4 @@ mod tests {
         assert_eq!(got, whole);
         assert_eq!(whole.len(), 100);
     }
-}
-
-/// The length of the longest prefix of `b` that does not end inside a UTF-8 sequence, so a
-/// reader can hand complete characters to [`StreamScanner::push`] and keep the rest.
-pub fn complete_utf8_prefix(b: &[u8]) -> usize {
-    let n = b.len();
-    for back in 1..=n.min(4) {
-        let c = b[n - back];
-        if c & 0xC0 != 0x80 {
-            // A lead byte (or ASCII): is its sequence complete?
-            let need = match c {
-                0x00..=0x7F => 1,
-                0xC0..=0xDF => 2,
-                0xE0..=0xEF => 3,
-                _ => 4,
-            };
-            return if back >= need { n } else { n - back };
-        }
-    }
-    n
 }

@@ -31,14 +31,6 @@ pub enum BuildError {
     /// A local model could not be loaded (the message names the file).
     #[error("{0}")]
     Local(String),
-    /// This kind is not supported in this build.
-    #[error("provider {name}: kind {kind} is not available in this build")]
-    Unsupported {
-        /// Provider name.
-        name: String,
-        /// Kind.
-        kind: &'static str,
-    },
 }
 
 /// Builds the adapter for a provider; local providers load their models from `models_dir`
@@ -62,9 +54,5 @@ pub fn build(
         ProviderKind::Anthropic => Ok(Arc::new(anthropic::AnthropicProvider::new(config)?)),
         ProviderKind::Gemini => Ok(Arc::new(gemini::GeminiProvider::new(config)?)),
         ProviderKind::Clova => Ok(Arc::new(clova::ClovaProvider::new(config)?)),
-        other => Err(BuildError::Unsupported {
-            name: config.name.clone(),
-            kind: other.as_str(),
-        }),
     }
 }

@@ -85,7 +85,7 @@ impl SqlStore {
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("{id}")));
+            return Err(StoreError::NotFound(id.to_owned()));
         }
         Ok(())
     }

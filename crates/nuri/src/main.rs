@@ -29,7 +29,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Manage organisations, projects, keys and members.
-    Admin(commands::admin::AdminArgs),
+    Admin(Box<commands::admin::AdminArgs>),
     /// Find or remove personal information in text.
     #[command(subcommand)]
     Pii(commands::pii::PiiCommand),
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => commands::serve::run(cli.config.as_deref()).await,
             Command::Migrate => commands::migrate::run(cli.config.as_deref()).await,
-            Command::Admin(args) => commands::admin::run(cli.config.as_deref(), args).await,
+            Command::Admin(args) => commands::admin::run(cli.config.as_deref(), *args).await,
             Command::Pii(_) => Ok(ExitCode::SUCCESS),
         }
     });
