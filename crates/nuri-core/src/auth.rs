@@ -49,6 +49,8 @@ pub struct AuthContext {
     pub project_limits: Limits,
     /// The key's organisation's rate limits.
     pub org_limits: Limits,
+    /// The key's project's policy.
+    pub policy: crate::policy::ProjectPolicy,
 }
 
 /// Who an `/admin/v1` request is.
@@ -134,6 +136,7 @@ impl Authenticator {
                             key,
                             project_limits: project.limits,
                             org_limits: org.limits,
+                            policy: project.policy,
                         })
                     }
                     None => None,

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod error;
 pub mod gateway;
 pub mod metering;
+pub mod policy;
 pub mod provider;
 pub mod stages;
 pub mod store;

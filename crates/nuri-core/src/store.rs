@@ -84,6 +84,12 @@ pub trait TenancyStore: Send + Sync {
     ) -> Result<Page<Project>, StoreError>;
     /// Replaces a project's limits.
     async fn set_project_limits(&self, id: &str, limits: &Limits) -> Result<Project, StoreError>;
+    /// Replaces a project's whole policy.
+    async fn set_project_policy(
+        &self,
+        id: &str,
+        policy: &crate::policy::ProjectPolicy,
+    ) -> Result<Project, StoreError>;
     /// Inserts a key with the hash of its secret.
     async fn create_key(&self, key: &ApiKey, secret_hash: &str) -> Result<(), StoreError>;
     /// Reads a key by id.

@@ -49,6 +49,9 @@ pub struct Project {
     pub name: String,
     /// Rate limits.
     pub limits: Limits,
+    /// Policy (sandbox rules).
+    #[serde(default)]
+    pub policy: crate::policy::ProjectPolicy,
     /// Unix ms.
     pub created_at: i64,
 }

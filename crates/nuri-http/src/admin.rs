@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
             post(create_project).get(list_projects),
         )
         .route("/projects/{id}", get(get_project).patch(patch_project))
+        .route("/projects/{id}/policy", get(get_policy).put(put_policy))
         .route("/projects/{id}/keys", post(create_key).get(list_keys))
         .route(
             "/keys/{id}",
@@ -248,6 +249,7 @@ async fn create_project(
     let b: NameBody = body(&state, req).await?;
     state.gateway.store.get_org(&org_id).await?;
     let project = Project {
+        policy: Default::default(),
         id: nuri_types::ids::new_id("proj"),
         org_id,
         name: name_of(&b.name, "project")?,
@@ -315,6 +317,36 @@ async fn patch_project(
 struct KeyBody {
     name: Option<String>,
     expires_at: Option<String>,
+}
+
+async fn get_policy(
+    State(state): State<AppState>,
+    auth: Authorization,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    operator(&state, &auth).await?;
+    Ok(axum::Json(state.gateway.store.get_project(&id).await?.policy).into_response())
+}
+
+async fn put_policy(
+    State(state): State<AppState>,
+    auth: Authorization,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let who = operator(&state, &auth).await?;
+    let policy: nuri_core::policy::ProjectPolicy = body(&state, req).await?;
+    policy.validate()?;
+    let project = state.gateway.store.set_project_policy(&id, &policy).await?;
+    audit(
+        &state,
+        &who,
+        "project.policy.replace",
+        &id,
+        serde_json::to_value(&project.policy).unwrap_or_default(),
+    )
+    .await;
+    Ok(axum::Json(project.policy).into_response())
 }
 
 async fn create_key(

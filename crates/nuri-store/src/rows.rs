@@ -29,6 +29,10 @@ pub(crate) fn project(row: &AnyRow) -> Result<Project, sqlx::Error> {
         org_id: row.try_get("org_id")?,
         name: row.try_get("name")?,
         limits: limits(row)?,
+        policy: {
+            let text: String = row.try_get("policy")?;
+            serde_json::from_str(&text).unwrap_or_default()
+        },
         created_at: row.try_get("created_at")?,
     })
 }

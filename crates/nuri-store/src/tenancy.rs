@@ -125,11 +125,12 @@ impl TenancyStore for SqlStore {
     }
 
     async fn create_project(&self, p: &Project) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO projects (id, org_id, name, limits, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO projects (id, org_id, name, limits, policy, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&p.id)
             .bind(&p.org_id)
             .bind(&p.name)
             .bind(rows::limits_json(&p.limits))
+            .bind(serde_json::to_string(&p.policy).unwrap_or_else(|_| "{}".into()))
             .bind(p.created_at)
             .execute(&self.pool)
             .await
@@ -158,6 +159,23 @@ impl TenancyStore for SqlStore {
 
     async fn set_project_limits(&self, id: &str, limits: &Limits) -> Result<Project, StoreError> {
         self.set_limits("projects", id, limits).await?;
+        self.get_project(id).await
+    }
+
+    async fn set_project_policy(
+        &self,
+        id: &str,
+        policy: &nuri_core::policy::ProjectPolicy,
+    ) -> Result<Project, StoreError> {
+        let done = sqlx::query("UPDATE projects SET policy = $1 WHERE id = $2")
+            .bind(serde_json::to_string(policy).unwrap_or_else(|_| "{}".into()))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("project {id}")));
+        }
         self.get_project(id).await
     }
 

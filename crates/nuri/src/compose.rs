@@ -75,6 +75,9 @@ pub async fn app_state(
         config.admin_token.as_ref().map(|t| t.expose().to_owned()),
         Stages {
             limits: limits(config)?,
+            policy: Arc::new(nuri_core::policy::ProjectPolicyStage::new(Arc::new(
+                PiiEngine::default(),
+            ))),
             ..Stages::default()
         },
         tracker.clone(),
@@ -85,6 +88,33 @@ pub async fn app_state(
         max_body_bytes: config.server.max_body_bytes,
     };
     Ok((state, store))
+}
+
+/// The PII engine behind the policy stage's `pii` rule.
+#[derive(Default)]
+pub struct PiiEngine {
+    scanner: nuri_pii::Scanner,
+}
+
+impl nuri_core::policy::PiiDetector for PiiEngine {
+    fn labels(&self, text: &str) -> Vec<String> {
+        self.scanner
+            .scan(text)
+            .iter()
+            .filter(|s| s.label.is_personal())
+            .map(|s| s.label.as_str().to_owned())
+            .collect()
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let spans: Vec<_> = self
+            .scanner
+            .scan(text)
+            .into_iter()
+            .filter(|s| s.label.is_personal())
+            .collect();
+        nuri_pii::redact(text, &spans, nuri_pii::RedactMode::Label)
+    }
 }
 
 /// A database URL without its password.

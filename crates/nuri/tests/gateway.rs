@@ -487,3 +487,103 @@ async fn models_and_admin_errors() {
         .unwrap();
     assert!(m.as_str().unwrap().contains("nuri_requests_total"));
 }
+
+#[tokio::test]
+async fn project_policy_blocks_redacts_caps_and_hides_models() {
+    let app = TestApp::start("").await;
+    let put = |policy: Value| {
+        let req = app
+            .client
+            .put(app.url(&format!("/admin/v1/projects/{}/policy", app.project_id)))
+            .bearer_auth(&app.admin)
+            .json(&policy);
+        async move { req.send().await.unwrap() }
+    };
+    // Invalid policies are refused, nothing stored.
+    assert_eq!(put(json!({"pii": "maybe"})).await.status(), 400);
+    assert_eq!(put(json!({"bogus": 1})).await.status(), 400);
+    assert_eq!(put(json!({"sandbox": {"starts_at": "2027-01-02T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z"}})).await.status(), 400);
+
+    assert_eq!(put(json!({"pii": "block"})).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let res = app
+        .post(
+            "/v1/chat/completions",
+            &app.key,
+            chat("mail me at hong@example.com으로 or 010-1234-5678"),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "pii_detected");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("EMAIL") && msg.contains("PHONE"), "{msg}");
+    assert!(
+        !msg.contains("hong@example.com") && !msg.contains("1234"),
+        "values never shown: {msg}"
+    );
+
+    assert_eq!(
+        put(json!({"pii": "redact", "max_tokens": 100, "allowed_models": ["acme-chat"]}))
+            .await
+            .status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let res = app
+        .post(
+            "/v1/chat/completions",
+            &app.key,
+            chat("mail me at hong@example.com"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let sent: Value = serde_json::from_slice(&app.mock.last_request().unwrap().body).unwrap();
+    assert_eq!(sent["messages"][1]["content"], "mail me at [EMAIL]");
+    assert_eq!(
+        sent["max_tokens"], 100,
+        "the policy cap is applied when the client sets none"
+    );
+    let mut over = chat("hi");
+    over["max_tokens"] = json!(500);
+    let res = app.post("/v1/chat/completions", &app.key, over).await;
+    assert_eq!(res.status(), 403);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "policy_violation");
+    let models: Value = app
+        .client
+        .get(app.url("/v1/models"))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["data"].as_array().unwrap().len(), 1);
+    let res = app
+        .post(
+            "/v1/embeddings",
+            &app.key,
+            json!({"model": "acme-embed", "input": "x"}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+
+    assert_eq!(put(json!({"sandbox": {"starts_at": "2020-01-01T00:00:00Z", "ends_at": "2020-02-01T00:00:00Z"}})).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let res = app.post("/v1/chat/completions", &app.key, chat("hi")).await;
+    assert_eq!(res.status(), 403);
+    let got: Value = app
+        .client
+        .get(app.url(&format!("/admin/v1/projects/{}/policy", app.project_id)))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["pii"], "allow");
+    assert_eq!(got["sandbox"]["ends_at"], "2020-02-01T00:00:00Z");
+}
