@@ -95,6 +95,7 @@ fn project(id: &str, org_id: &str) -> Project {
         org_id: org_id.into(),
         name: "p".into(),
         limits: Limits::default(),
+        policy: Default::default(),
         created_at: 2,
     }
 }
@@ -197,6 +198,22 @@ async fn tenancy_round_trip(store: &SqlStore) {
             .expect("limits")
             .limits,
         limits
+    );
+    let policy: nuri_core::policy::ProjectPolicy = serde_json::from_value(
+        serde_json::json!({"allowed_models": ["m"], "pii": "block", "max_tokens": 100}),
+    )
+    .expect("policy");
+    assert_eq!(
+        store
+            .set_project_policy("proj_a", &policy)
+            .await
+            .expect("policy")
+            .policy,
+        policy
+    );
+    assert_eq!(
+        store.get_project("proj_a").await.expect("get").policy,
+        policy
     );
     let member = Member {
         id: "mem_a".into(),
