@@ -15,7 +15,7 @@ pub fn now_s() -> i64 {
 
 /// Parses an RFC 3339 time into Unix milliseconds.
 pub fn parse_rfc3339_ms(value: &str) -> Option<i64> {
-    let t =
-        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = ::time::OffsetDateTime::parse(value, &::time::format_description::well_known::Rfc3339)
+        .ok()?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
