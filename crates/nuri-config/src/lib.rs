@@ -4,9 +4,11 @@
 
 pub mod env;
 pub mod raw;
+mod routing;
 mod secret;
 mod validate;
 
+pub use routing::{BreakerSettings, RetrySettings, RoutingConfig};
 pub use secret::Secret;
 pub use validate::{
     Balancing, Config, ConfigError, LocalSpec, ModelConfig, ModelKind, ProviderConfig,

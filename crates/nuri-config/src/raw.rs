@@ -22,6 +22,9 @@ pub struct RawConfig {
     /// `[[models]]`.
     #[serde(default)]
     pub models: Vec<RawModel>,
+    /// `[routing]`.
+    #[serde(default)]
+    pub routing: RawRouting,
 }
 
 /// `[server]`.
@@ -158,4 +161,46 @@ pub struct RawLimits {
     pub tokens_per_minute: Option<u64>,
     /// Concurrent requests.
     pub max_concurrent: Option<u64>,
+}
+
+/// `[routing]`: retry and circuit-breaker settings shared by every route.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    /// `retry = { … }`.
+    pub retry: Option<RawRetry>,
+    /// `breaker = { … }`.
+    pub breaker: Option<RawBreaker>,
+}
+
+/// Retry budget and backoff, in milliseconds.
+#[derive(Debug, Default, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Re-sends to an already-tried route per model of a request.
+    pub max_retries: Option<u32>,
+    /// First backoff ceiling.
+    pub base_ms: Option<u64>,
+    /// Longest single wait (and longest `retry-after` honoured).
+    pub max_delay_ms: Option<u64>,
+    /// Most waiting per model of a request.
+    pub max_total_delay_ms: Option<u64>,
+}
+
+/// Circuit breaker of each route.
+#[derive(Debug, Default, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    /// Open after this many failures in a row (0: rule off).
+    pub consecutive_failures: Option<u32>,
+    /// Open when failures / outcomes over the window reach this ratio.
+    pub error_ratio: Option<f64>,
+    /// Rolling window of the ratio rule.
+    pub window_ms: Option<u64>,
+    /// Outcomes the window needs before the ratio rule applies.
+    pub min_requests: Option<u32>,
+    /// How long an open breaker refuses before probing.
+    pub cool_down_ms: Option<u64>,
+    /// Probes in flight at once while half-open.
+    pub half_open_probes: Option<u32>,
 }

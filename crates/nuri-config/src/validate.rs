@@ -9,6 +9,7 @@ use nuri_types::Price;
 
 use crate::env::{self, EnvSource};
 use crate::raw::{RawConfig, RawLimits, RawModel, RawProvider, RawTimeouts};
+use crate::routing::{validate_routing, RoutingConfig};
 use crate::Secret;
 
 /// Why a configuration was refused; the message names the file, the key and the reason.
@@ -59,6 +60,8 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// Public models by declaration order.
     pub models: Vec<ModelConfig>,
+    /// Retries and circuit breakers (`[routing]`).
+    pub routing: RoutingConfig,
 }
 
 /// HTTP server settings.
@@ -317,7 +320,11 @@ impl Config {
     }
 }
 
-fn invalid(file: &str, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(
+    file: &str,
+    key: impl Into<String>,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         file: file.to_owned(),
         key: key.into(),
@@ -429,6 +436,7 @@ fn validate(raw: RawConfig, file: &str, env: &dyn EnvSource) -> Result<Config, C
         )?);
     }
 
+    let routing = validate_routing(raw.routing, file)?;
     Ok(Config {
         source: file.to_owned(),
         server: ServerConfig {
@@ -440,6 +448,7 @@ fn validate(raw: RawConfig, file: &str, env: &dyn EnvSource) -> Result<Config, C
         admin_token: env.get(env::ADMIN_TOKEN).map(Secret::new),
         providers,
         models,
+        routing,
     })
 }
 
