@@ -170,6 +170,15 @@ impl CircuitBreaker {
         }
     }
 
+    /// How long until the breaker lets a request through (`None`: it would now).
+    pub fn retry_after(&self, now: Instant) -> Option<Duration> {
+        match self.state {
+            _ if self.is_available(now) => None,
+            State::Open { until } => Some(until.saturating_duration_since(now)),
+            State::Closed | State::HalfOpen { .. } => Some(self.config.cool_down),
+        }
+    }
+
     /// Lets a request through, or refuses fast while open (or while every probe slot is taken).
     pub fn try_acquire(&mut self, now: Instant) -> Result<Attempt, BreakerOpen> {
         if let State::Open { until } = self.state {
@@ -317,6 +326,8 @@ mod tests {
         );
         assert!(!b.is_available(t0 + ms(4_999)));
         assert!(b.is_available(t0 + ms(5_000)));
+        assert_eq!(b.retry_after(t0 + ms(1_000)), Some(ms(4_000)));
+        assert_eq!(b.retry_after(t0 + ms(5_000)), None);
     }
 
     #[test]
