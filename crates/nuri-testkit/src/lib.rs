@@ -20,4 +20,4 @@
 pub mod openai;
 pub mod sse;
 
-pub use openai::{MockConfig, MockHandle, MockOpenAi, RecordedRequest, StreamCounts};
+pub use openai::{Fault, MockConfig, MockHandle, MockOpenAi, RecordedRequest, StreamCounts};

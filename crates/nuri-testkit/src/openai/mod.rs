@@ -64,9 +64,17 @@
 //! and the six `x-ratelimit-*` headers (resets as Go durations such as `6ms`).
 //!
 //! [`MockConfig`] sets server-wide defaults (chunk count, delays, an API key to require).
+//!
+//! # Failing one instance
+//!
+//! [`MockHandle::fail_next`] makes the next N model requests of *this* server fail with a
+//! [`Fault`] (an HTTP status, a 429 with `retry-after`, a dropped connection, garbage, or a stall
+//! before the first byte), whatever their directives; [`MockHandle::heal`] ends it early. Start
+//! two mocks to have one route of a model fail while the other serves.
 
 mod directives;
 mod errors;
+mod faults;
 mod render;
 mod request;
 mod server;
@@ -80,6 +88,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 
+pub use faults::Fault;
 pub use render::embedding_vector;
 pub use server::serve;
 
@@ -177,7 +186,13 @@ impl MockOpenAi {
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let streams = Arc::new(StreamStats::default());
-        let state = server::State::new(config, Arc::clone(&recorded), Arc::clone(&streams));
+        let faults = Arc::new(faults::FaultSwitch::default());
+        let state = server::State::new(
+            config,
+            Arc::clone(&recorded),
+            Arc::clone(&streams),
+            Arc::clone(&faults),
+        );
         tokio::spawn(server::serve_with_state(listener, state, async move {
             let _ = stop_rx.await;
         }));
@@ -185,6 +200,7 @@ impl MockOpenAi {
             addr,
             recorded,
             streams,
+            faults,
             _stop: stop_tx,
         })
     }
@@ -196,6 +212,7 @@ pub struct MockHandle {
     addr: SocketAddr,
     recorded: Arc<Mutex<Vec<RecordedRequest>>>,
     streams: Arc<StreamStats>,
+    faults: Arc<faults::FaultSwitch>,
     // Dropping the sender ends the server's graceful-shutdown future.
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -230,6 +247,18 @@ impl MockHandle {
             completed: self.streams.completed.load(Ordering::Relaxed),
             aborted: self.streams.aborted.load(Ordering::Relaxed),
         }
+    }
+
+    /// Makes the next `times` chat, completion and embedding requests fail with `fault`
+    /// (overriding their directives; they are still recorded). `u64::MAX`: until
+    /// [`MockHandle::heal`]. This is how one route of a model fails while another serves.
+    pub fn fail_next(&self, times: u64, fault: Fault) {
+        self.faults.set(times, fault);
+    }
+
+    /// Turns the failure switch off.
+    pub fn heal(&self) {
+        self.faults.clear();
     }
 
     /// Forgets the recorded requests.

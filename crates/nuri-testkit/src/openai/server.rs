@@ -18,6 +18,7 @@ use http::{HeaderMap, StatusCode};
 
 use super::directives::ErrorStyle;
 use super::errors::ApiError;
+use super::faults::{self, FaultSwitch};
 use super::render::{self, Body, Ids, Reply, Step};
 use super::request;
 use super::template::Templates;
@@ -30,6 +31,7 @@ pub(crate) struct State {
     counter: AtomicU64,
     templates: Option<Templates>,
     streams: Arc<StreamStats>,
+    faults: Arc<FaultSwitch>,
 }
 
 impl State {
@@ -37,9 +39,11 @@ impl State {
         config: MockConfig,
         recorded: Arc<Mutex<Vec<RecordedRequest>>>,
         streams: Arc<StreamStats>,
+        faults: Arc<FaultSwitch>,
     ) -> Arc<Self> {
         Arc::new(Self {
             streams,
+            faults,
             templates: Templates::build(&config),
             config,
             recorded,
@@ -55,7 +59,12 @@ pub async fn serve(
     config: MockConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = State::new(config, Arc::new(Mutex::new(Vec::new())), Arc::default());
+    let state = State::new(
+        config,
+        Arc::new(Mutex::new(Vec::new())),
+        Arc::default(),
+        Arc::default(),
+    );
     serve_with_state(listener, state, shutdown).await
 }
 
@@ -167,6 +176,9 @@ async fn read(req: Request) -> Result<(Parts, Bytes), Reply> {
 
 async fn chat_completions(state: &State, parts: &Parts, body: Bytes) -> Response {
     let n = state.record(parts, body.clone());
+    if let Some(reply) = state.fault().await {
+        return state.respond(reply, n).await;
+    }
     let reply = match state
         .check_key(&parts.headers)
         .and_then(|()| request::chat(&body))
@@ -208,6 +220,9 @@ async fn chat_completions(state: &State, parts: &Parts, body: Bytes) -> Response
 
 async fn legacy_completions(state: &State, parts: &Parts, body: Bytes) -> Response {
     let n = state.record(parts, body.clone());
+    if let Some(reply) = state.fault().await {
+        return state.respond(reply, n).await;
+    }
     let reply = match state
         .check_key(&parts.headers)
         .and_then(|()| request::completion(&body))
@@ -233,6 +248,9 @@ async fn legacy_completions(state: &State, parts: &Parts, body: Bytes) -> Respon
 
 async fn embeddings_handler(state: &State, parts: &Parts, body: Bytes) -> Response {
     let n = state.record(parts, body.clone());
+    if let Some(reply) = state.fault().await {
+        return state.respond(reply, n).await;
+    }
     let reply = match state
         .check_key(&parts.headers)
         .and_then(|()| request::embedding(&body))
@@ -295,6 +313,12 @@ impl State {
             });
         }
         n
+    }
+
+    /// The reply of the instance's failure switch, if it is on.
+    async fn fault(&self) -> Option<Reply> {
+        let fault = self.faults.take()?;
+        faults::reply(fault, "").await
     }
 
     fn check_key(&self, h: &HeaderMap) -> Result<(), ApiError> {
