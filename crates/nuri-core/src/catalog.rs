@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use nuri_config::{Config, ModelConfig};
-use rand::Rng;
+use nuri_config::{Config, ModelConfig, RoutingConfig};
 
 use crate::provider::Provider;
 
@@ -36,6 +35,7 @@ pub struct CatalogModel {
 pub struct Catalog {
     models: HashMap<String, Arc<CatalogModel>>,
     order: Vec<String>,
+    routing: RoutingConfig,
 }
 
 impl Catalog {
@@ -72,7 +72,16 @@ impl Catalog {
                 }),
             );
         }
-        Self { models, order }
+        Self {
+            models,
+            order,
+            routing: config.routing.clone(),
+        }
+    }
+
+    /// Retry and circuit-breaker settings (`[routing]`).
+    pub fn routing(&self) -> &RoutingConfig {
+        &self.routing
     }
 
     /// A model by public name.
@@ -83,39 +92,5 @@ impl Catalog {
     /// Every model in config order.
     pub fn all(&self) -> impl Iterator<Item = &Arc<CatalogModel>> {
         self.order.iter().filter_map(|n| self.models.get(n))
-    }
-}
-
-impl CatalogModel {
-    /// The order in which to try routes: priority groups ascending; within a group, a
-    /// weighted random order.
-    pub fn route_plan(&self) -> Vec<RouteTarget> {
-        let mut priorities: Vec<u32> = self.routes.iter().map(|r| r.priority).collect();
-        priorities.sort_unstable();
-        priorities.dedup();
-        let mut rng = rand::thread_rng();
-        let mut plan = Vec::with_capacity(self.routes.len());
-        for p in priorities {
-            let mut group: Vec<RouteTarget> = self
-                .routes
-                .iter()
-                .filter(|r| r.priority == p)
-                .cloned()
-                .collect();
-            while !group.is_empty() {
-                let total: u64 = group.iter().map(|r| u64::from(r.weight)).sum();
-                let mut pick = rng.gen_range(0..total.max(1));
-                let mut idx = 0;
-                for (i, r) in group.iter().enumerate() {
-                    if pick < u64::from(r.weight) {
-                        idx = i;
-                        break;
-                    }
-                    pick -= u64::from(r.weight);
-                }
-                plan.push(group.swap_remove(idx));
-            }
-        }
-        plan
     }
 }

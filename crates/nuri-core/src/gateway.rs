@@ -5,25 +5,25 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use nuri_config::{ModelConfig, ModelKind};
+use nuri_config::ModelKind;
 use nuri_types::openai::{
-    ChatCompletionRequest, CompletionRequest, EmbeddingRequest, EmbeddingResponse, EmbeddingVector,
-    ModelObject, Usage,
+    ChatCompletionRequest, CompletionRequest, EmbeddingRequest, EmbeddingResponse, ModelObject,
+    Usage,
 };
 use nuri_types::MilliWon;
 
 use crate::auth::{AuthContext, Authenticator};
-use crate::catalog::{Catalog, CatalogModel, RouteTarget};
+use crate::catalog::{Catalog, CatalogModel};
+pub use crate::endpoints::chat_prompt_bound;
+use crate::endpoints::{self, Ask, Endpoint};
 use crate::error::GatewayError;
-use crate::metering::{estimate_tokens, MeteredStream, Settlement};
-use crate::provider::{CallContext, ChatReply, CompletionReply, ProviderError};
+use crate::metering::{MeteredStream, Settlement};
+use crate::provider::CallContext;
+use crate::routing::{allows_fallback, RouteStatus, Router};
 use crate::stages::{RateLimitInfo, Stages};
 use crate::store::Store;
 use crate::tasks::TaskTracker;
 use crate::usage::{UsageRecord, UsageSink};
-
-/// Output bound used when neither the request nor the model sets one.
-const DEFAULT_MAX_OUTPUT: u32 = 4096;
 
 /// Request metadata from the HTTP layer.
 #[derive(Debug, Clone, Default)]
@@ -68,19 +68,10 @@ pub struct Gateway {
     stages: Stages,
     usage: UsageSink,
     tracker: TaskTracker,
-}
-
-/// What admission needs to know about a request's size.
-struct Ask<'a> {
-    endpoint: &'a str,
-    stream: bool,
-    prompt_tokens: u64,
-    max_output: u64,
-    choices: u64,
+    router: Router,
 }
 
 struct Prepared {
-    model: Arc<CatalogModel>,
     settlement: Settlement,
     limits: RateLimitInfo,
     prompt_estimate: u64,
@@ -103,12 +94,20 @@ impl Gateway {
             stages,
             usage,
             tracker,
+            router: Router::new(),
         }
     }
 
     /// Replaces the catalog (config reload); in-flight requests keep the one they started with.
+    /// Routes that still exist keep their breaker and latency state.
     pub fn swap_catalog(&self, catalog: Catalog) {
+        self.router.retain_routes_of(&catalog);
         self.catalog.store(Arc::new(catalog));
+    }
+
+    /// The runtime state (breaker, latency, in flight) of every route used so far.
+    pub fn route_status(&self) -> Vec<RouteStatus> {
+        self.router.status()
     }
 
     /// The tracker background work runs on.
@@ -178,7 +177,7 @@ impl Gateway {
         auth: &AuthContext,
         model: Arc<CatalogModel>,
         meta: &RequestMeta,
-        ask: Ask<'_>,
+        ask: Ask,
     ) -> Result<Prepared, GatewayError> {
         let Ask {
             endpoint,
@@ -250,7 +249,6 @@ impl Gateway {
         };
         record.created_at = crate::time::now_ms();
         Ok(Prepared {
-            model: Arc::clone(&model),
             settlement: Settlement {
                 record,
                 model,
@@ -280,102 +278,15 @@ impl Gateway {
             .policy
             .check_chat(auth, &model.config, &mut request)
             .await?;
-        let first = model.routes.first().map(|r| Arc::clone(&r.provider));
-        let counted = first.as_ref().and_then(|p| p.count_prompt_tokens(&request));
-        if let (Some(n), Some(window)) = (counted, model.config.context_window) {
-            if n > u64::from(window) {
-                return Err(GatewayError::ContextLengthExceeded(format!(
-                    "This model's maximum context length is {window} tokens, but the messages have {n} tokens."
-                )));
-            }
-        }
-        let prompt_tokens = counted.unwrap_or_else(|| chat_prompt_bound(&request));
-        let max_output = cap_output(&mut request, &model.config);
-        let stream = request.is_stream();
-        let include_usage = request.wants_stream_usage();
-        let prepared = self
-            .admit(
-                auth,
-                model,
-                &meta,
-                Ask {
-                    endpoint: "chat",
-                    stream,
-                    prompt_tokens,
-                    max_output: u64::from(max_output),
-                    choices: u64::from(request.choices()),
-                },
-            )
-            .await?;
-        let ctx = CallContext {
-            request_id: meta.request_id.clone(),
-        };
-        let result = self
-            .try_routes(&prepared.model, |target| {
-                let mut req = request.clone();
-                req.model.clone_from(&target.upstream_model);
-                let ctx = ctx.clone();
-                async move { target.provider.chat(req, &ctx).await }
-            })
-            .await;
-        let Prepared {
-            model,
-            mut settlement,
-            limits,
-            prompt_estimate,
-        } = prepared;
-        match result {
-            Err(e) => Err(fail(settlement, e)),
-            Ok((target, reply)) => {
-                settlement.record.provider = Some(target.provider.name().to_owned());
-                settlement.record.upstream_model = Some(target.upstream_model.clone());
-                match reply {
-                    ChatReply::Complete(mut completion) => {
-                        completion.model.clone_from(&model.config.name);
-                        let (usage, estimated) = match completion.usage {
-                            Some(u) => (u, false),
-                            None => {
-                                let text: String = completion
-                                    .choices
-                                    .iter()
-                                    .filter_map(|c| c.message.content.as_deref())
-                                    .collect();
-                                let out = target
-                                    .provider
-                                    .count_text_tokens(&text)
-                                    .unwrap_or_else(|| estimate_tokens(text.len(), 0));
-                                (Usage::new(prompt_estimate, out), true)
-                            }
-                        };
-                        settlement.finish(usage, estimated, None, 200, None);
-                        Ok(Answer {
-                            body: ChatOutcome::Complete(completion),
-                            limits,
-                        })
-                    }
-                    ChatReply::Stream(inner) => {
-                        let metered = MeteredStream::new(
-                            inner,
-                            settlement,
-                            Arc::clone(&target.provider),
-                            include_usage,
-                            prompt_estimate,
-                        );
-                        Ok(Answer {
-                            body: ChatOutcome::Stream(Box::new(metered)),
-                            limits,
-                        })
-                    }
-                }
-            }
-        }
+        self.dispatch(auth, &meta, &endpoints::Chat, request, model)
+            .await
     }
 
     /// `POST /v1/completions`.
     pub async fn completion(
         &self,
         auth: &AuthContext,
-        mut request: CompletionRequest,
+        request: CompletionRequest,
         meta: RequestMeta,
     ) -> Result<Answer<CompletionOutcome>, GatewayError> {
         if request.model.is_empty() {
@@ -387,95 +298,8 @@ impl Gateway {
         let model = self
             .resolve(auth, &request.model, Some(ModelKind::Chat))
             .await?;
-        let prompt_tokens: u64 = match &request.prompt {
-            serde_json::Value::String(_) | serde_json::Value::Array(_) => {
-                let bytes = request.prompt.to_string().len();
-                bytes as u64 + 1
-            }
-            _ => {
-                return Err(GatewayError::invalid(
-                    "prompt must be a string or an array",
-                    Some("prompt"),
-                ))
-            }
-        };
-        let limit = model.config.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT);
-        let max_output = request.max_tokens.unwrap_or(16).min(limit);
-        if request.max_tokens.is_some() || model.config.max_output_tokens.is_some() {
-            request.max_tokens = Some(max_output);
-        }
-        let stream = request.stream.unwrap_or(false);
-        let choices = u64::from(request.n.unwrap_or(1).max(1));
-        let prepared = self
-            .admit(
-                auth,
-                model,
-                &meta,
-                Ask {
-                    endpoint: "completions",
-                    stream,
-                    prompt_tokens,
-                    max_output: u64::from(max_output),
-                    choices,
-                },
-            )
-            .await?;
-        let ctx = CallContext {
-            request_id: meta.request_id.clone(),
-        };
-        let result = self
-            .try_routes(&prepared.model, |target| {
-                let mut req = request.clone();
-                req.model.clone_from(&target.upstream_model);
-                let ctx = ctx.clone();
-                async move { target.provider.completion(req, &ctx).await }
-            })
-            .await;
-        let Prepared {
-            model,
-            mut settlement,
-            limits,
-            prompt_estimate,
-        } = prepared;
-        match result {
-            Err(e) => Err(fail(settlement, e)),
-            Ok((target, reply)) => {
-                settlement.record.provider = Some(target.provider.name().to_owned());
-                settlement.record.upstream_model = Some(target.upstream_model.clone());
-                match reply {
-                    CompletionReply::Complete(mut c) => {
-                        c.model.clone_from(&model.config.name);
-                        let (usage, est) = match c.usage {
-                            Some(u) => (u, false),
-                            None => (Usage::new(prompt_estimate, 0), true),
-                        };
-                        settlement.finish(usage, est, None, 200, None);
-                        Ok(Answer {
-                            body: CompletionOutcome::Complete(c),
-                            limits,
-                        })
-                    }
-                    CompletionReply::Stream(inner) => {
-                        let include_usage = request
-                            .stream_options
-                            .as_ref()
-                            .and_then(|o| o.include_usage)
-                            .unwrap_or(false);
-                        let stream = MeteredStream::new(
-                            inner,
-                            settlement,
-                            Arc::clone(&target.provider),
-                            include_usage,
-                            prompt_estimate,
-                        );
-                        Ok(Answer {
-                            body: CompletionOutcome::Stream(Box::new(stream)),
-                            limits,
-                        })
-                    }
-                }
-            }
-        }
+        self.dispatch(auth, &meta, &endpoints::Completions, request, model)
+            .await
     }
 
     /// `POST /v1/embeddings`.
@@ -525,95 +349,88 @@ impl Gateway {
         let model = self
             .resolve(auth, &request.model, Some(ModelKind::Embeddings))
             .await?;
-        let prompt_tokens = texts.as_ref().map_or(request.input.to_string().len(), |t| {
-            t.iter().map(String::len).sum()
-        }) as u64;
-        let base64 = request.wants_base64();
+        let endpoint = endpoints::Embeddings {
+            base64: request.wants_base64(),
+        };
         request.encoding_format = Some("float".to_owned());
-        let prepared = self
-            .admit(
-                auth,
-                model,
-                &meta,
-                Ask {
-                    endpoint: "embeddings",
-                    stream: false,
-                    prompt_tokens,
-                    max_output: 0,
-                    choices: 1,
-                },
-            )
-            .await?;
+        self.dispatch(auth, &meta, &endpoint, request, model).await
+    }
+
+    /// The pipeline every endpoint shares after validation: admission on the model, routing
+    /// (failover, retries, breakers), then settlement. When every route of the model is down,
+    /// failing, refusing or rate-limited, the request moves on to the model's `fallbacks` in
+    /// order: the first admission is released without a record and the fallback is admitted
+    /// afresh at its own prices, so the one usage record names the model that answered.
+    async fn dispatch<E: Endpoint>(
+        &self,
+        auth: &AuthContext,
+        meta: &RequestMeta,
+        endpoint: &E,
+        request: E::Request,
+        requested: Arc<CatalogModel>,
+    ) -> Result<Answer<E::Outcome>, GatewayError> {
+        let catalog = self.catalog.load_full();
+        let routing = catalog.routing();
         let ctx = CallContext {
             request_id: meta.request_id.clone(),
         };
-        let result = self
-            .try_routes(&prepared.model, |target| {
-                let mut req = request.clone();
-                req.model.clone_from(&target.upstream_model);
-                let ctx = ctx.clone();
-                async move { target.provider.embeddings(req, &ctx).await }
-            })
-            .await;
-        let Prepared {
-            model,
-            mut settlement,
-            limits,
-            ..
-        } = prepared;
-        match result {
-            Err(e) => Err(fail(settlement, e)),
-            Ok((target, mut response)) => {
-                settlement.record.provider = Some(target.provider.name().to_owned());
-                settlement.record.upstream_model = Some(target.upstream_model.clone());
-                response.model.clone_from(&model.config.name);
-                if base64 {
-                    for item in &mut response.data {
-                        if let EmbeddingVector::Float(v) = &item.embedding {
-                            item.embedding = EmbeddingVector::base64_of(v);
+        let mut fallbacks = requested.config.fallbacks.clone().into_iter();
+        let mut model = Arc::clone(&requested);
+        loop {
+            let mut req = request.clone();
+            let ask = endpoint.ask(&mut req, &model)?;
+            let prepared = self.admit(auth, Arc::clone(&model), meta, ask).await?;
+            let result = self
+                .router
+                .send(&model, routing, |target| E::call(&req, &target, &ctx))
+                .await;
+            let Prepared {
+                mut settlement,
+                limits,
+                prompt_estimate,
+                ..
+            } = prepared;
+            match result {
+                Ok((target, reply)) => {
+                    settlement.record.provider = Some(target.provider.name().to_owned());
+                    settlement.record.upstream_model = Some(target.upstream_model.clone());
+                    let body = endpoint.finish(&req, reply, &target, settlement, prompt_estimate);
+                    return Ok(Answer { body, limits });
+                }
+                Err(e) if allows_fallback(&e) => {
+                    match self.next_fallback::<E>(auth, &mut fallbacks).await {
+                        Some(next) => {
+                            tracing::warn!(
+                                model = %model.config.name,
+                                fallback = %next.config.name,
+                                error = %e,
+                                "every route failed; falling back"
+                            );
+                            settlement.release().await;
+                            model = next;
                         }
+                        None => return Err(fail(settlement, e)),
                     }
                 }
-                let usage = Usage::new(response.usage.prompt_tokens, 0);
-                settlement.finish(usage, false, None, 200, None);
-                Ok(Answer {
-                    body: response,
-                    limits,
-                })
+                Err(e) => return Err(fail(settlement, e)),
             }
         }
     }
 
-    /// Tries the model's routes in plan order until one answers; retryable failures move on to
-    /// the next route. (Backoff, breakers and fallbacks arrive with the routing issue.)
-    async fn try_routes<T, F, Fut>(
+    /// The next fallback this key may use for this endpoint (skipping, with a log line, any
+    /// that is unknown, of the wrong kind, or not allowed by the key's policy).
+    async fn next_fallback<E: Endpoint>(
         &self,
-        model: &CatalogModel,
-        mut call: F,
-    ) -> Result<(RouteTarget, T), GatewayError>
-    where
-        F: FnMut(RouteTarget) -> Fut,
-        Fut: std::future::Future<Output = Result<T, ProviderError>>,
-    {
-        let plan = model.route_plan();
-        let mut last: Option<ProviderError> = None;
-        for target in plan {
-            match call(target.clone()).await {
-                Ok(v) => return Ok((target, v)),
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(model = %model.config.name, provider = %target.provider.name(), error = %e, "route failed; trying next");
-                    last = Some(e);
-                }
-                Err(e) => return Err(GatewayError::Upstream(e)),
+        auth: &AuthContext,
+        fallbacks: &mut std::vec::IntoIter<String>,
+    ) -> Option<Arc<CatalogModel>> {
+        for name in fallbacks.by_ref() {
+            match self.resolve(auth, &name, Some(E::KIND)).await {
+                Ok(m) => return Some(m),
+                Err(e) => tracing::warn!(fallback = %name, error = %e, "fallback skipped"),
             }
         }
-        Err(match last {
-            Some(e) => GatewayError::Upstream(e),
-            None => GatewayError::Unavailable {
-                message: format!("no route to `{}` is available", model.config.name),
-                retry_after: std::time::Duration::from_secs(1),
-            },
-        })
+        None
     }
 }
 
@@ -695,44 +512,4 @@ fn validate_chat(request: &ChatCompletionRequest) -> Result<(), GatewayError> {
         ));
     }
     Ok(())
-}
-
-/// A safe upper bound on prompt tokens without the model's tokenizer: every byte-level BPE
-/// token covers at least one byte, plus a few tokens of chat framing per message.
-pub fn chat_prompt_bound(request: &ChatCompletionRequest) -> u64 {
-    let mut bytes = 0usize;
-    for m in &request.messages {
-        bytes += 8 + m.text_content().len();
-        if let Some(calls) = &m.tool_calls {
-            bytes += calls
-                .iter()
-                .map(|c| c.function.name.len() + c.function.arguments.len() + 8)
-                .sum::<usize>();
-        }
-    }
-    if let Some(tools) = &request.tools {
-        bytes += serde_json::to_string(tools).map_or(0, |s| s.len());
-    }
-    bytes as u64
-}
-
-/// Caps the request's output bound by the model's `max_output_tokens` and returns the bound
-/// the reservation uses. When the model has a bound, the upstream is always sent one.
-fn cap_output(request: &mut ChatCompletionRequest, model: &ModelConfig) -> u32 {
-    let model_max = model.max_output_tokens;
-    let requested = request.requested_max_tokens();
-    let bound = match (requested, model_max) {
-        (Some(r), Some(m)) => r.min(m),
-        (Some(r), None) => r,
-        (None, Some(m)) => m,
-        (None, None) => model.context_window.unwrap_or(DEFAULT_MAX_OUTPUT),
-    };
-    if model_max.is_some() {
-        if request.max_completion_tokens.is_some() {
-            request.max_completion_tokens = Some(bound);
-        } else {
-            request.max_tokens = Some(bound);
-        }
-    }
-    bound
 }

@@ -8,11 +8,13 @@
 
 pub mod auth;
 pub mod catalog;
+mod endpoints;
 pub mod error;
 pub mod gateway;
 pub mod metering;
 pub mod policy;
 pub mod provider;
+pub mod routing;
 pub mod stages;
 pub mod store;
 pub mod tasks;

@@ -76,6 +76,20 @@ impl Settlement {
     }
 }
 
+impl Settlement {
+    /// Closes the admission without a usage record, because the request moved on to a fallback
+    /// model whose own settlement records it: the rate-limit permit is settled at zero tokens
+    /// and the credit hold released (awaited, so the fallback's reservation never overlaps it).
+    pub async fn release(mut self) {
+        if let Some(permit) = self.permit.take() {
+            permit.settle(0);
+        }
+        if let Some(hold) = self.hold.take() {
+            hold.settle(nuri_types::MilliWon(0)).await;
+        }
+    }
+}
+
 /// A streamed chunk type the meter understands (chat chunks and text-completion chunks).
 pub trait MeteredChunk: Send + 'static {
     /// Usage carried by the chunk.

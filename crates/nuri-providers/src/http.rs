@@ -28,8 +28,14 @@ pub async fn send(
     request: reqwest::RequestBuilder,
     timeouts: &Timeouts,
 ) -> Result<reqwest::Response, ProviderError> {
-    match tokio::time::timeout(timeouts.first_byte.min(timeouts.total), request.send()).await {
-        Err(_) => Err(ProviderError::Timeout(TimeoutKind::FirstByte)),
+    // Whichever deadline is nearer bounds the wait, and is the one reported.
+    let (limit, kind) = if timeouts.total < timeouts.first_byte {
+        (timeouts.total, TimeoutKind::Total)
+    } else {
+        (timeouts.first_byte, TimeoutKind::FirstByte)
+    };
+    match tokio::time::timeout(limit, request.send()).await {
+        Err(_) => Err(ProviderError::Timeout(kind)),
         Ok(Err(e)) if e.is_connect() => {
             if e.is_timeout() {
                 Err(ProviderError::Timeout(TimeoutKind::Connect))
