@@ -201,7 +201,8 @@ async fn client_disconnect_records_usage_so_far() {
 
 #[tokio::test]
 async fn upstream_errors_map_to_contract_codes() {
-    let app = TestApp::start("").await;
+    // Breaker off: this test sends failure after failure on purpose, and checks each mapping.
+    let app = TestApp::start("[routing]\nbreaker = { consecutive_failures = 0 }").await;
     for (directive, status, code) in [
         ("mock:status=401", 502, "upstream_auth_error"),
         ("mock:status=500", 502, "upstream_error"),
