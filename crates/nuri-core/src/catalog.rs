@@ -21,6 +21,17 @@ pub struct RouteTarget {
     pub priority: u32,
 }
 
+impl std::fmt::Debug for RouteTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteTarget")
+            .field("provider", &self.provider.name())
+            .field("upstream_model", &self.upstream_model)
+            .field("weight", &self.weight)
+            .field("priority", &self.priority)
+            .finish()
+    }
+}
+
 /// A public model with its resolved routes.
 pub struct CatalogModel {
     /// The model's configuration.
