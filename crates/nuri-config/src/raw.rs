@@ -171,6 +171,8 @@ pub struct RawRouting {
     pub retry: Option<RawRetry>,
     /// `breaker = { … }`.
     pub breaker: Option<RawBreaker>,
+    /// Active health checks every this many milliseconds (absent or 0: off).
+    pub health_check_interval_ms: Option<u64>,
 }
 
 /// Retry budget and backoff, in milliseconds.

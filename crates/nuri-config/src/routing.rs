@@ -5,6 +5,7 @@
 //! retry = { max_retries = 2, base_ms = 100, max_delay_ms = 2000, max_total_delay_ms = 5000 }
 //! breaker = { consecutive_failures = 5, error_ratio = 0.5, window_ms = 30000,
 //!             min_requests = 20, cool_down_ms = 30000, half_open_probes = 1 }
+//! health_check_interval_ms = 0   # active health checks; 0 or absent: off
 //! ```
 //! Every key is optional; the defaults are the values above (see `docs/routing.md`).
 
@@ -20,6 +21,8 @@ pub struct RoutingConfig {
     pub retry: RetrySettings,
     /// Per-route circuit breaker.
     pub breaker: BreakerSettings,
+    /// How often every route is checked actively (`None`: never).
+    pub health_check_interval: Option<Duration>,
 }
 
 /// Retry budget and exponential backoff (full jitter) of one request on one model.
@@ -81,6 +84,10 @@ pub(crate) fn validate_routing(raw: RawRouting, file: &str) -> Result<RoutingCon
     Ok(RoutingConfig {
         retry: validate_retry(raw.retry.unwrap_or_default(), file)?,
         breaker: validate_breaker(raw.breaker.unwrap_or_default(), file)?,
+        health_check_interval: raw
+            .health_check_interval_ms
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis),
     })
 }
 
@@ -183,6 +190,12 @@ mod tests {
         assert_eq!(cfg.routing.breaker.cool_down, Duration::from_millis(200));
         assert_eq!(cfg.routing.breaker.half_open_probes, 2);
         assert_eq!(cfg.routing.breaker.min_requests, 20);
+        assert_eq!(cfg.routing.health_check_interval, None);
+        let cfg = load("[routing]\nhealth_check_interval_ms = 1500").unwrap();
+        assert_eq!(
+            cfg.routing.health_check_interval,
+            Some(Duration::from_millis(1500))
+        );
     }
 
     #[test]

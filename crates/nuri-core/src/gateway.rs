@@ -105,6 +105,17 @@ impl Gateway {
         self.catalog.store(Arc::new(catalog));
     }
 
+    /// Runs one round of active health checks over the current catalog's routes.
+    pub async fn check_routes(&self) {
+        let catalog = self.catalog.load_full();
+        self.router.check_health(&catalog).await;
+    }
+
+    /// How often to run [`Gateway::check_routes`] (`None`: off), from the current config.
+    pub fn health_check_interval(&self) -> Option<std::time::Duration> {
+        self.catalog.load().routing().health_check_interval
+    }
+
     /// The runtime state (breaker, latency, in flight) of every route used so far.
     pub fn route_status(&self) -> Vec<RouteStatus> {
         self.router.status()
@@ -375,10 +386,10 @@ impl Gateway {
             request_id: meta.request_id.clone(),
         };
         let mut fallbacks = requested.config.fallbacks.clone().into_iter();
-        let mut model = Arc::clone(&requested);
+        let mut model = requested;
+        let mut req = request.clone();
+        let mut ask = endpoint.ask(&mut req, &model)?;
         loop {
-            let mut req = request.clone();
-            let ask = endpoint.ask(&mut req, &model)?;
             let prepared = self.admit(auth, Arc::clone(&model), meta, ask).await?;
             let result = self
                 .router
@@ -388,7 +399,6 @@ impl Gateway {
                 mut settlement,
                 limits,
                 prompt_estimate,
-                ..
             } = prepared;
             match result {
                 Ok((target, reply)) => {
@@ -398,8 +408,11 @@ impl Gateway {
                     return Ok(Answer { body, limits });
                 }
                 Err(e) if allows_fallback(&e) => {
-                    match self.next_fallback::<E>(auth, &mut fallbacks).await {
-                        Some(next) => {
+                    match self
+                        .next_fallback(endpoint, auth, &mut fallbacks, &request)
+                        .await
+                    {
+                        Some((next, next_req, next_ask)) => {
                             tracing::warn!(
                                 model = %model.config.name,
                                 fallback = %next.config.name,
@@ -407,7 +420,7 @@ impl Gateway {
                                 "every route failed; falling back"
                             );
                             settlement.release().await;
-                            model = next;
+                            (model, req, ask) = (next, next_req, next_ask);
                         }
                         None => return Err(fail(settlement, e)),
                     }
@@ -417,16 +430,26 @@ impl Gateway {
         }
     }
 
-    /// The next fallback this key may use for this endpoint (skipping, with a log line, any
-    /// that is unknown, of the wrong kind, or not allowed by the key's policy).
+    /// The next fallback this key may use for this request, with the request sized for it
+    /// (skipping, with a log line, any that is unknown, of the wrong kind, not allowed by the
+    /// key's policy, or unable to take the request, e.g. a smaller context window).
     async fn next_fallback<E: Endpoint>(
         &self,
+        endpoint: &E,
         auth: &AuthContext,
         fallbacks: &mut std::vec::IntoIter<String>,
-    ) -> Option<Arc<CatalogModel>> {
+        request: &E::Request,
+    ) -> Option<(Arc<CatalogModel>, E::Request, Ask)> {
         for name in fallbacks.by_ref() {
-            match self.resolve(auth, &name, Some(E::KIND)).await {
-                Ok(m) => return Some(m),
+            let sized = match self.resolve(auth, &name, Some(E::KIND)).await {
+                Ok(m) => {
+                    let mut req = request.clone();
+                    endpoint.ask(&mut req, &m).map(|ask| (m, req, ask))
+                }
+                Err(e) => Err(e),
+            };
+            match sized {
+                Ok(found) => return Some(found),
                 Err(e) => tracing::warn!(fallback = %name, error = %e, "fallback skipped"),
             }
         }

@@ -182,6 +182,12 @@ pub trait Provider: Send + Sync {
         )))
     }
 
+    /// A cheap check that the upstream answers at all, for active health checks (`None`: the
+    /// adapter has no such check, and its routes learn only from real traffic).
+    async fn health(&self) -> Option<Result<(), ProviderError>> {
+        None
+    }
+
     /// Counts prompt tokens with the model's own tokenizer, when the adapter has one.
     fn count_prompt_tokens(&self, request: &ChatCompletionRequest) -> Option<u64> {
         let _ = request;

@@ -177,6 +177,37 @@ impl Router {
         out
     }
 
+    /// Active health checks: every route of `catalog` whose breaker lets a request through
+    /// (closed, or half-open with a free probe slot) is checked with its provider's cheap check;
+    /// the outcome counts like a request's, so a failing route opens without costing a client
+    /// request and an open one closes on a passing probe. Routes whose provider has no check,
+    /// and routes cooling down, are left alone.
+    pub async fn check_health(&self, catalog: &Catalog) {
+        let mut seen = std::collections::HashSet::new();
+        let routes: Vec<RouteTarget> = catalog
+            .all()
+            .flat_map(|m| m.routes.iter().cloned())
+            .filter(|r| seen.insert(RouteKey::of(r)))
+            .collect();
+        let checks = routes.into_iter().map(|route| {
+            let state = self.state(&route, &catalog.routing().breaker);
+            async move {
+                let Some(guard) = AttemptGuard::acquire(&state, Instant::now()) else {
+                    return;
+                };
+                match route.provider.health().await {
+                    None => guard.finish(Outcome::Neutral, false),
+                    Some(Ok(())) => guard.finish(Outcome::Success, false),
+                    Some(Err(e)) => {
+                        tracing::warn!(provider = %route.provider.name(), upstream_model = %route.upstream_model, error = %e, "health check failed");
+                        guard.finish(judge(&e).outcome, false);
+                    }
+                }
+            }
+        });
+        futures::future::join_all(checks).await;
+    }
+
     /// Sends one request to `model`: route choice, failover, retries with backoff, breaker and
     /// latency bookkeeping. `call` performs one attempt on a route and must resolve only once
     /// the answer's first byte (first stream chunk) is in hand.

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 /// A gateway on a socket in front of `mocks`, configured by `body` (TOML in which `{m0}`,
 /// `{m1}` … stand for the mocks' base URLs).
 struct Gw {
+    gateway: std::sync::Arc<nuri_core::gateway::Gateway>,
     client: reqwest::Client,
     base: String,
     key: String,
@@ -48,10 +49,12 @@ impl Gw {
         let (state, _store) = nuri::compose::app_state(&config, &tracker).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let gateway = state.gateway.clone();
         tokio::spawn(async move {
             let _ = axum::serve(listener, nuri_http::app(state)).await;
         });
         let mut gw = Self {
+            gateway,
             client: reqwest::Client::new(),
             base,
             key: String::new(),
@@ -570,4 +573,55 @@ async fn weighted_balancing_follows_the_weights() {
         (125..=175).contains(&heavy),
         "weight 3 of 4 got {heavy} of 200"
     );
+}
+
+#[tokio::test]
+async fn active_health_checks_open_and_close_breakers() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let body = format!(
+        "{}[[providers]]\nname = \"dead\"\nkind = \"openai_compatible\"\n\
+         base_url = \"http://127.0.0.1:{closed_port}/v1\"\n\
+         [routing]\nretry = {{ max_retries = 0 }}\nhealth_check_interval_ms = 60000\n\
+         breaker = {{ consecutive_failures = 1, cool_down_ms = 300 }}\n\
+         [[models]]\nname = \"m\"\nroutes = [{{ provider = \"p0\", model = \"mock-model\" }}]\n\
+         [[models]]\nname = \"n\"\nroutes = [{{ provider = \"dead\", model = \"mock-model\" }}]\n",
+        provider(0, "")
+    );
+    let gw = Gw::start(mocks(1), &body).await;
+    let breaker = |provider: &str| {
+        gw.gateway
+            .route_status()
+            .into_iter()
+            .find(|s| s.provider == provider)
+            .map(|s| s.breaker)
+    };
+    // A route whose upstream does not answer opens without any client request.
+    gw.gateway.check_routes().await;
+    assert_eq!(breaker("dead"), Some("open"));
+    assert_eq!(breaker("p0"), Some("closed"));
+    let checks: Vec<_> = gw.mocks[0]
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/v1/models")
+        .collect();
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].bearer(), Some("upstream-secret"));
+    assert_eq!(gw.chat("n", "hello").await.status(), 503);
+
+    // A breaker opened by traffic closes on a passing check after its cool-down.
+    gw.mocks[0].fail_next(1, Fault::Status(500));
+    assert_eq!(gw.chat("m", "hello").await.status(), 502);
+    assert_eq!(breaker("p0"), Some("open"));
+    gw.gateway.check_routes().await; // still cooling down: left alone
+    assert_eq!(breaker("p0"), Some("open"));
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    gw.gateway.check_routes().await;
+    assert_eq!(breaker("p0"), Some("closed"));
+    let sent = gw.sent(0);
+    assert_eq!(gw.chat("m", "hello").await.status(), 200);
+    assert_eq!(gw.sent(0), sent + 1);
 }

@@ -116,6 +116,31 @@ impl Provider for OpenAiProvider {
         &self.name
     }
 
+    /// `GET {base_url}/models`: any 2xx is healthy.
+    async fn health(&self) -> Option<Result<(), ProviderError>> {
+        let mut rb = self.client.get(format!("{}/models", self.base_url));
+        if let Some(key) = &self.api_key {
+            rb = rb.bearer_auth(key.expose());
+        }
+        let started = Instant::now();
+        let result = match http::send(rb, &self.timeouts).await {
+            Err(e) => Err(e),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                let body = http::body_bytes(response, &self.timeouts, started)
+                    .await
+                    .unwrap_or_default();
+                if (200..300).contains(&status) {
+                    Ok(())
+                } else {
+                    Err(http::status_error(status, &headers, &body))
+                }
+            }
+        };
+        Some(result)
+    }
+
     async fn chat(
         &self,
         mut request: ChatCompletionRequest,

@@ -21,6 +21,7 @@ pub async fn run(config_path: Option<&Path>) -> Result<ExitCode, String> {
     tracing::info!(address = %local, config = %config.source, database = store_backend(&config), models = config.models.len(), "nuri is listening");
     println!("nuri listening on http://{local}");
     spawn_reload(config_path.map(Path::to_path_buf), state.gateway.clone());
+    spawn_health_checks(std::sync::Arc::downgrade(&state.gateway));
     let app = nuri_http::app(state.clone());
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -91,6 +92,27 @@ fn spawn_reload(path: Option<PathBuf>, gateway: std::sync::Arc<nuri_core::gatewa
                     tracing::error!(error = %e, "reload refused; keeping the current configuration")
                 }
             }
+        }
+    });
+}
+
+/// Runs active health checks at `[routing] health_check_interval_ms` (re-read every round, so a
+/// reload can turn them on or off). Holds the gateway weakly, so it never delays shutdown.
+fn spawn_health_checks(gateway: std::sync::Weak<nuri_core::gateway::Gateway>) {
+    tokio::spawn(async move {
+        loop {
+            let interval = match gateway.upgrade() {
+                None => return,
+                Some(g) => g.health_check_interval(),
+            };
+            tokio::time::sleep(interval.unwrap_or(std::time::Duration::from_secs(1))).await;
+            if interval.is_none() {
+                continue;
+            }
+            let Some(g) = gateway.upgrade() else {
+                return;
+            };
+            g.check_routes().await;
         }
     });
 }
