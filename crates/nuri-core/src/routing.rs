@@ -397,19 +397,22 @@ struct Verdict {
 }
 
 /// How an upstream error counts: route failures open breakers and are retried; upstream rate
-/// limits pause the route without counting against it; the client's own errors are final.
+/// limits and a full engine queue are retried without counting against the route (a 429 also
+/// rests it); the client's own errors are final.
 fn judge(e: &ProviderError) -> Verdict {
     let (outcome, try_again) = match e {
         // Another 4xx (404, 405…) is about the request, not the route's health.
         ProviderError::Server { status, .. } if *status < 500 => (Outcome::Neutral, false),
         ProviderError::Connect(_)
         | ProviderError::Server { .. }
-        | ProviderError::Overloaded(_)
         | ProviderError::Malformed(_)
         | ProviderError::Timeout(
             TimeoutKind::Connect | TimeoutKind::FirstByte | TimeoutKind::Idle,
         ) => (Outcome::Failure, true),
-        ProviderError::RateLimited { .. } => (Outcome::Neutral, true),
+        // Load shedding (an upstream 429, the local engine's full queue) is not ill health.
+        ProviderError::RateLimited { .. } | ProviderError::Overloaded(_) => {
+            (Outcome::Neutral, true)
+        }
         ProviderError::Timeout(TimeoutKind::Total) | ProviderError::Auth(_) => {
             (Outcome::Failure, false)
         }
