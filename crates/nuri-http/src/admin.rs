@@ -197,8 +197,14 @@ fn merge_limits(current: &Limits, patch: Option<Value>) -> Result<Limits, ApiErr
         Some(Value::Null) => return Ok(Limits::default()),
         Some(Value::Object(fields)) => {
             for (k, v) in fields {
-                if !["requests_per_minute", "tokens_per_minute", "max_concurrent"]
-                    .contains(&k.as_str())
+                if ![
+                    "requests_per_minute",
+                    "tokens_per_minute",
+                    "max_concurrent",
+                    "spend_per_day",
+                    "spend_per_month",
+                ]
+                .contains(&k.as_str())
                 {
                     return Err(ApiError(GatewayError::invalid(
                         format!("unknown limit {k:?}"),

@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use nuri_core::credits::{
     CreditStore, EntryKind, Grant, GrantFilter, GrantStatus, LedgerReport, LedgerTotals, OrgLine,
-    Programme, ProviderLine, Reservation, ReservationStatus, ReserveRequest, SettleRequest,
+    Programme, ProviderLine, Reservation, ReservationStatus, ReserveOutcome, ReserveRequest,
+    SettleRequest, SpendCap,
 };
 use nuri_core::store::{Page, PageRequest, StoreError};
 use sqlx::any::AnyRow;
@@ -187,6 +188,78 @@ async fn return_released(
     .await
 }
 
+/// Adds `delta` to the spending counters of `caps` (negative to release).
+async fn move_caps(
+    tx: &mut Transaction<'_, Any>,
+    caps: &[(String, String)],
+    delta: i64,
+) -> Result<(), StoreError> {
+    for (subject, period) in caps {
+        sqlx::query(
+            "UPDATE spend_counters SET used = used + $1 WHERE subject = $2 AND period = $3",
+        )
+        .bind(delta)
+        .bind(subject)
+        .bind(period)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// The `(subject, period)` caps a reservation counts against.
+async fn caps_of(
+    tx: &mut Transaction<'_, Any>,
+    reservation_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let text: Option<String> = sqlx::query_scalar("SELECT caps FROM reservations WHERE id = $1")
+        .bind(reservation_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(text
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default())
+}
+
+/// Charges `amount` to each cap with a conditional update; on the first that would go over,
+/// undoes the others and names it.
+async fn charge_caps(
+    tx: &mut Transaction<'_, Any>,
+    caps: &[SpendCap],
+    amount: i64,
+) -> Result<Option<SpendCap>, StoreError> {
+    let mut charged = Vec::new();
+    for cap in caps {
+        sqlx::query(
+            "INSERT INTO spend_counters (subject, period, used) VALUES ($1, $2, 0) \
+             ON CONFLICT (subject, period) DO NOTHING",
+        )
+        .bind(&cap.subject)
+        .bind(&cap.period)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE spend_counters SET used = used + $1 WHERE subject = $2 AND period = $3 AND used + $1 <= $4",
+        )
+        .bind(amount)
+        .bind(&cap.subject)
+        .bind(&cap.period)
+        .bind(cap.limit)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            move_caps(tx, &charged, -amount).await?;
+            return Ok(Some(cap.clone()));
+        }
+        charged.push((cap.subject.clone(), cap.period.clone()));
+    }
+    Ok(None)
+}
+
 impl SqlStore {
     async fn settle_one(
         &self,
@@ -220,6 +293,8 @@ impl SqlStore {
             .execute(&mut **tx)
             .await
             .map_err(db_err)?;
+        let caps = caps_of(tx, &r.id).await?;
+        move_caps(tx, &caps, cost - r.amount).await?;
         let g = grant_in(tx, &r.grant_id).await?;
         append(
             tx,
@@ -245,7 +320,17 @@ impl SqlStore {
         &self,
         tx: &mut Transaction<'_, Any>,
         r: &ReserveRequest,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<ReserveOutcome, StoreError> {
+        if let Some(cap) = charge_caps(tx, &r.caps, r.amount).await? {
+            return Ok(ReserveOutcome::CapReached(cap));
+        }
+        let caps: Vec<(&str, &str)> = r
+            .caps
+            .iter()
+            .map(|c| (c.subject.as_str(), c.period.as_str()))
+            .collect();
+        let caps_json = (!caps.is_empty())
+            .then(|| serde_json::to_string(&caps).unwrap_or_else(|_| "[]".into()));
         for grant_id in &r.grants {
             let done = sqlx::query(
                 "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
@@ -263,7 +348,7 @@ impl SqlStore {
             }
             sqlx::query(
                 "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
-                 status, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9, $10)",
+                 status, expires_at, created_at, caps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9, $10, $11)",
             )
             .bind(&r.id)
             .bind(&r.request_id)
@@ -275,6 +360,7 @@ impl SqlStore {
             .bind(r.amount)
             .bind(r.expires_at)
             .bind(r.now)
+            .bind(caps_json.as_deref())
             .execute(&mut **tx)
             .await
             .map_err(db_err)?;
@@ -301,9 +387,15 @@ impl SqlStore {
                 },
             )
             .await?;
-            return Ok(Some(grant_id.clone()));
+            return Ok(ReserveOutcome::Reserved(grant_id.clone()));
         }
-        Ok(None)
+        let charged: Vec<(String, String)> = r
+            .caps
+            .iter()
+            .map(|c| (c.subject.clone(), c.period.clone()))
+            .collect();
+        move_caps(tx, &charged, -r.amount).await?;
+        Ok(ReserveOutcome::NoGrant)
     }
 
     async fn sum(&self, sql: &str, binds: &[i64], org: Option<&str>) -> Result<i64, StoreError> {
@@ -545,7 +637,7 @@ impl CreditStore for SqlStore {
         Ok(g)
     }
 
-    async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<Option<String>>, StoreError> {
+    async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<ReserveOutcome>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let mut out = Vec::with_capacity(batch.len());
         for r in batch {
@@ -677,6 +769,8 @@ impl CreditStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        let caps = caps_of(&mut tx, &r.id).await?;
+        move_caps(&mut tx, &caps, -cost).await?;
         let g = grant_in(&mut tx, &r.grant_id).await?;
         append(
             &mut tx,

@@ -12,7 +12,7 @@ use nuri_config::{Balancing, ModelConfig, ModelKind, RouteConfig};
 use nuri_core::auth::AuthContext;
 use nuri_core::credits::{
     CreditEngine, CreditSettings, CreditStore, Grant, GrantStatus, Programme, ReservationStatus,
-    ReserveRequest, SettleRequest,
+    ReserveOutcome, ReserveRequest, SettleRequest, SpendCap,
 };
 use nuri_core::stages::CreditStage;
 use nuri_core::store::{StoreError, TenancyStore};
@@ -78,7 +78,12 @@ fn reserve(id: &str, org_id: &str, amount: i64, grants: &[&str], now: i64) -> Re
         grants: grants.iter().map(|g| (*g).to_owned()).collect(),
         now,
         expires_at: now + 60_000,
+        caps: vec![],
     }
+}
+
+fn held(grant: &str) -> ReserveOutcome {
+    ReserveOutcome::Reserved(grant.to_owned())
 }
 
 fn settle(id: &str, cost: i64) -> SettleRequest {
@@ -127,7 +132,11 @@ async fn programmes_and_grants(store: &SqlStore) {
         .reserve(&[reserve("r0", "org_a", 10, &["g1"], 5)])
         .await
         .unwrap();
-    assert_eq!(got, vec![None], "a frozen grant pays nothing");
+    assert_eq!(
+        got,
+        vec![ReserveOutcome::NoGrant],
+        "a frozen grant pays nothing"
+    );
     store
         .set_grant_status("g1", GrantStatus::Active)
         .await
@@ -137,7 +146,7 @@ async fn programmes_and_grants(store: &SqlStore) {
         .reserve(&[reserve("r1", "org_a", 100, &["g1"], 5)])
         .await
         .unwrap();
-    assert_eq!(got, vec![Some("g1".to_owned())]);
+    assert_eq!(got, vec![held("g1")]);
     store.settle(&[settle("r1", 30)]).await.unwrap();
     let g = store.revoke_grant("g1", "op", 6).await.unwrap();
     assert_eq!(g.status, GrantStatus::Revoked);
@@ -172,7 +181,7 @@ async fn reserve_settle_expire_refund(store: &SqlStore) {
         .reserve(&[reserve("x", "org_a", 10, &["g_b"], 5)])
         .await
         .unwrap();
-    assert_eq!(got, vec![None]);
+    assert_eq!(got, vec![ReserveOutcome::NoGrant]);
 
     // One batch: the first candidate with room pays; an expired window is skipped.
     let got = store
@@ -183,14 +192,7 @@ async fn reserve_settle_expire_refund(store: &SqlStore) {
         ])
         .await
         .unwrap();
-    assert_eq!(
-        got,
-        vec![
-            Some("g_early".to_owned()),
-            Some("g_late".to_owned()),
-            Some("g_late".to_owned())
-        ]
-    );
+    assert_eq!(got, vec![held("g_early"), held("g_late"), held("g_late")]);
     // Settling twice charges once; a cost above the hold is capped at the hold.
     store
         .settle(&[settle("a", 50), settle("a", 50)])
@@ -225,6 +227,63 @@ async fn reserve_settle_expire_refund(store: &SqlStore) {
         store.get_reservation("c").await.unwrap().status,
         ReservationStatus::Refunded
     );
+    assert_verifies(store).await;
+}
+
+/// A key's daily cap holds like a grant: worst cases count while held, actual costs after.
+async fn spending_caps(store: &SqlStore) {
+    org(store, "org_k").await;
+    programme(store, "prog_k", 10_000).await;
+    store
+        .create_grant(&grant("g_k", "prog_k", "org_k", 10_000), "op")
+        .await
+        .unwrap();
+    let cap = |limit| SpendCap {
+        subject: "key:k1".into(),
+        period: "day:2026-11-30".into(),
+        limit,
+    };
+    let with_cap = |id: &str, amount| {
+        let mut r = reserve(id, "org_k", amount, &["g_k"], 5);
+        r.caps = vec![cap(50)];
+        r
+    };
+    let got = store
+        .reserve(&[with_cap("a", 20), with_cap("b", 20), with_cap("c", 20)])
+        .await
+        .unwrap();
+    assert_eq!(got[..2], [held("g_k"), held("g_k")]);
+    assert_eq!(got[2], ReserveOutcome::CapReached(cap(50)));
+    // Settling at 7 frees the rest of the holds: 14 used.
+    store
+        .settle(&[settle("a", 7), settle("b", 7)])
+        .await
+        .unwrap();
+    let got = store
+        .reserve(&[with_cap("d", 20), with_cap("e", 20), with_cap("f", 16)])
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![
+            held("g_k"),
+            ReserveOutcome::CapReached(cap(50)),
+            held("g_k")
+        ]
+    );
+    store
+        .settle(&[settle("d", 0), settle("f", 0)])
+        .await
+        .unwrap();
+    // A grant that cannot pay leaves the cap untouched.
+    let mut broke = with_cap("g", 1);
+    broke.grants = vec![];
+    assert_eq!(
+        store.reserve(&[broke]).await.unwrap(),
+        vec![ReserveOutcome::NoGrant]
+    );
+    let got = store.reserve(&[with_cap("h", 36)]).await.unwrap();
+    assert_eq!(got, vec![held("g_k")], "14 used + 36 = 50 fits");
     assert_verifies(store).await;
 }
 
@@ -392,7 +451,11 @@ mod model_based {
                     let got = store.reserve(&[req]).await.unwrap();
                     let m = &mut grants[g];
                     let can = !m.frozen && !m.revoked && m.amount - m.spent - m.reserved >= amount;
-                    assert_eq!(got[0].is_some(), can, "reserve {amount} on {g}: {m:?}");
+                    assert_eq!(
+                        matches!(got[0], ReserveOutcome::Reserved(_)),
+                        can,
+                        "reserve {amount} on {g}: {m:?}"
+                    );
                     if can {
                         m.reserved += amount;
                         holds.push((id, g, amount, Hold::Held, 0));
@@ -511,6 +574,13 @@ macro_rules! credit_suite {
             async fn reservations_settle_expire_and_refund() {
                 let db = support::$backend().await;
                 reserve_settle_expire_refund(&db.store).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test]
+            async fn spending_caps_per_key_and_period() {
+                let db = support::$backend().await;
+                spending_caps(&db.store).await;
                 db.cleanup().await;
             }
 

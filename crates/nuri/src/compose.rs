@@ -74,7 +74,10 @@ pub async fn app_state(
     let credits: Arc<dyn nuri_core::stages::CreditStage> = if config.credits_enforced {
         Arc::new(CreditEngine::start(
             shared,
-            CreditSettings::default(),
+            CreditSettings {
+                timezone: config.billing_timezone.clone(),
+                ..CreditSettings::default()
+            },
             tracker,
         ))
     } else {

@@ -168,6 +168,15 @@ max_output_tokens = 64
 
 /// Org, project, key, and a grant of `amount`: (key, org id, grant id).
 async fn tenant_with_grant(c: &Cluster, amount: i64) -> (String, String, String) {
+    let (key, org, grant, _) = tenant_with_grant_and_key_id(c, amount).await;
+    (key, org, grant)
+}
+
+/// As [`tenant_with_grant`], plus the key's id.
+async fn tenant_with_grant_and_key_id(
+    c: &Cluster,
+    amount: i64,
+) -> (String, String, String, String) {
     let org = c.create("/admin/v1/orgs", json!({"name": "startup"})).await;
     let org_id = org["id"].as_str().unwrap().to_owned();
     let project = c
@@ -204,6 +213,7 @@ async fn tenant_with_grant(c: &Cluster, amount: i64) -> (String, String, String)
         key["key"].as_str().unwrap().to_owned(),
         org_id,
         grant["id"].as_str().unwrap().to_owned(),
+        key["id"].as_str().unwrap().to_owned(),
     )
 }
 
@@ -508,4 +518,50 @@ async fn statements_balance_and_bad_input() {
     assert!(text.starts_with("period,org_id,"), "{text}");
     let refused = cli(&["grants", "top-up", &grant_id, "--amount", "-1"]);
     assert!(!refused.status.success());
+}
+
+/// A key's daily spending cap, set through the CLI, refuses what would go over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_spending_cap_refuses_beyond_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nuri.db", dir.path().display());
+    let c = Cluster::start(1, &url).await;
+    let (key, _, _, key_id) = tenant_with_grant_and_key_id(&c, 100_000).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_nuri"))
+        .args(["admin", "--url", &c.bases[0], "--token", ADMIN, "--json"])
+        .args(["keys", "limits", &key_id, "--spend-per-day", "25"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let updated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(updated["limits"]["spend_per_day"], 25);
+    tokio::time::sleep(Duration::from_millis(1_100)).await; // the key cache's lifetime
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        // Worst case 10 (10 output tokens at 1,000 won/M), actual 10.
+        let res = c
+            .client
+            .post(format!("{}/v1/chat/completions", c.bases[0]))
+            .bearer_auth(&key)
+            .json(&json!({"model": "metered", "max_tokens": 10,
+                          "messages": [{"role": "user", "content": "hi mock:content=10"}]}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap();
+        if status == 429 {
+            assert_eq!(body["error"]["code"], "insufficient_quota");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("daily spending cap"),
+                "{body}"
+            );
+        }
+        statuses.push(status);
+        tokio::time::sleep(Duration::from_millis(300)).await; // let the settlement land
+    }
+    assert_eq!(statuses, vec![200, 200, 429]);
 }

@@ -13,7 +13,7 @@ use nuri_types::MilliWon;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use super::model::{Grant, GrantStatus, ReserveRequest, SettleRequest};
+use super::model::{Grant, GrantStatus, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap};
 use super::CreditStore;
 use crate::auth::AuthContext;
 use crate::error::GatewayError;
@@ -22,7 +22,7 @@ use crate::store::StoreError;
 use crate::tasks::TaskTracker;
 
 /// Tunables of the credit engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditSettings {
     /// How long an unsettled hold lives without being kept alive.
     pub reservation_ttl: Duration,
@@ -30,6 +30,8 @@ pub struct CreditSettings {
     pub sweep_interval: Duration,
     /// How long an organisation's grant list is reused before it is read again.
     pub grant_cache: Duration,
+    /// IANA time zone whose days and months spending caps count in.
+    pub timezone: String,
 }
 
 impl Default for CreditSettings {
@@ -38,6 +40,7 @@ impl Default for CreditSettings {
             reservation_ttl: Duration::from_secs(120),
             sweep_interval: Duration::from_secs(20),
             grant_cache: Duration::from_secs(1),
+            timezone: "Asia/Seoul".into(),
         }
     }
 }
@@ -46,10 +49,7 @@ impl Default for CreditSettings {
 const BATCH: usize = 256;
 
 enum Op {
-    Reserve(
-        ReserveRequest,
-        oneshot::Sender<Result<Option<String>, StoreError>>,
-    ),
+    Reserve(ReserveRequest, Reply),
     Settle(SettleRequest),
 }
 
@@ -119,7 +119,7 @@ impl CreditEngine {
         Ok(list)
     }
 
-    async fn submit(&self, request: ReserveRequest) -> Result<Option<String>, GatewayError> {
+    async fn submit(&self, request: ReserveRequest) -> Result<ReserveOutcome, GatewayError> {
         let (tx, rx) = oneshot::channel();
         self.inner
             .tx
@@ -166,6 +166,7 @@ impl CreditStage for CreditEngine {
     ) -> Result<Box<dyn CreditHold>, GatewayError> {
         let amount = worst_case.0.max(1);
         let id = nuri_types::ids::new_id("rsv");
+        let caps = spend_caps(auth, &self.inner.settings.timezone);
         for fresh in [false, true] {
             let now = crate::time::now_ms();
             let grants = self
@@ -189,15 +190,22 @@ impl CreditStage for CreditEngine {
                 grants,
                 now,
                 expires_at: now.saturating_add(ttl),
+                caps: caps.clone(),
             };
-            if let Some(grant_id) = self.submit(request).await? {
-                self.inner.live.lock().insert(id.clone());
-                return Ok(Box::new(Hold {
-                    engine: Arc::clone(&self.inner),
-                    id,
-                    grant_id,
-                    amount,
-                }));
+            match self.submit(request).await? {
+                ReserveOutcome::Reserved(grant_id) => {
+                    self.inner.live.lock().insert(id.clone());
+                    return Ok(Box::new(Hold {
+                        engine: Arc::clone(&self.inner),
+                        id,
+                        grant_id,
+                        amount,
+                    }));
+                }
+                ReserveOutcome::CapReached(cap) => {
+                    return Err(GatewayError::InsufficientQuota(cap_message(&cap, amount)))
+                }
+                ReserveOutcome::NoGrant => {}
             }
         }
         Err(GatewayError::InsufficientQuota(format!(
@@ -205,6 +213,50 @@ impl CreditStage for CreditEngine {
             model.name, amount
         )))
     }
+}
+
+/// The spending caps of the request's key and project, for today and this month.
+fn spend_caps(auth: &AuthContext, zone: &str) -> Vec<SpendCap> {
+    let limits = [
+        (format!("key:{}", auth.key.id), &auth.key.limits),
+        (
+            format!("project:{}", auth.key.project_id),
+            &auth.project_limits,
+        ),
+    ];
+    if limits
+        .iter()
+        .all(|(_, l)| l.spend_per_day.is_none() && l.spend_per_month.is_none())
+    {
+        return Vec::new();
+    }
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = jiff::Timestamp::now().to_zoned(tz);
+    let day = format!("day:{}", today.date());
+    let month = format!("month:{:04}-{:02}", today.year(), today.month());
+    let mut caps = Vec::new();
+    for (subject, l) in limits {
+        for (period, limit) in [(&day, l.spend_per_day), (&month, l.spend_per_month)] {
+            if let Some(limit) = limit {
+                caps.push(SpendCap {
+                    subject: subject.clone(),
+                    period: period.clone(),
+                    limit: i64::try_from(limit).unwrap_or(i64::MAX),
+                });
+            }
+        }
+    }
+    caps
+}
+
+fn cap_message(cap: &SpendCap, amount: i64) -> String {
+    let (what, id) = cap.subject.split_once(':').unwrap_or(("key", &cap.subject));
+    let (span, _) = cap.period.split_once(':').unwrap_or(("day", ""));
+    let span = if span == "day" { "daily" } else { "monthly" };
+    format!(
+        "This request (worst case {amount} milli-won) would exceed the {span} spending cap of {} milli-won set on {what} {id}.",
+        cap.limit
+    )
 }
 
 /// A held reservation; settling it queues the settlement for the writer.
@@ -270,7 +322,7 @@ async fn write_loop(store: Arc<dyn CreditStore>, mut rx: mpsc::Receiver<Op>) {
     }
 }
 
-type Reply = oneshot::Sender<Result<Option<String>, StoreError>>;
+type Reply = oneshot::Sender<Result<ReserveOutcome, StoreError>>;
 
 /// One transaction for the batch; if it fails as a whole (e.g. a deadlock between replicas),
 /// each reservation is retried alone so one bad apple cannot refuse the others.
@@ -292,7 +344,7 @@ async fn reserve_batch(store: &dyn CreditStore, batch: Vec<ReserveRequest>, repl
                 let result = store
                     .reserve(std::slice::from_ref(&request))
                     .await
-                    .map(|mut r| r.pop().flatten());
+                    .map(|mut r| r.pop().unwrap_or(ReserveOutcome::NoGrant));
                 let _ = reply.send(result);
             }
         }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 pub use engine::{CreditEngine, CreditSettings};
 pub use model::{
     Balance, EntryKind, Grant, GrantBalance, GrantStatus, LedgerReport, Programme, Reservation,
-    ReservationStatus, ReserveRequest, SettleRequest,
+    ReservationStatus, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap,
 };
 pub use statement::{to_csv, LedgerTotals, OrgLine, Period, PeriodError, ProviderLine, Statement};
 
@@ -63,10 +63,10 @@ pub trait CreditStore: Send + Sync {
     async fn set_grant_status(&self, id: &str, status: GrantStatus) -> Result<Grant, StoreError>;
     /// Revokes a grant: its unspent, unheld credit returns to the programme (idempotent).
     async fn revoke_grant(&self, id: &str, actor: &str, now: i64) -> Result<Grant, StoreError>;
-    /// Attempts reservations in one transaction. For each request, the first candidate grant
-    /// that is active, inside its window and has `amount` left is charged with one conditional
-    /// update; the answer is the paying grant's id, or `None` when no candidate could pay.
-    async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<Option<String>>, StoreError>;
+    /// Attempts reservations in one transaction. For each request, every spending cap is
+    /// charged with a conditional update, then the first candidate grant that is active, inside
+    /// its window and has `amount` left; a request that fails either leaves nothing behind.
+    async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<ReserveOutcome>, StoreError>;
     /// Settles held reservations in one transaction (idempotent: a reservation no longer held
     /// is skipped).
     async fn settle(&self, batch: &[SettleRequest]) -> Result<(), StoreError>;

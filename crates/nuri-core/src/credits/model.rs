@@ -207,6 +207,30 @@ pub struct ReserveRequest {
     pub now: i64,
     /// Expiry of the hold, Unix ms.
     pub expires_at: i64,
+    /// Spending caps the hold must also fit under.
+    pub caps: Vec<SpendCap>,
+}
+
+/// A spending cap of a key or project for one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendCap {
+    /// What is capped, e.g. `key:key_…` or `project:proj_…`.
+    pub subject: String,
+    /// The period, e.g. `day:2026-11-30` or `month:2026-11` (billing time zone).
+    pub period: String,
+    /// The cap, milli-won.
+    pub limit: i64,
+}
+
+/// The answer to one reservation attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    /// Held on this grant.
+    Reserved(String),
+    /// No candidate grant could pay.
+    NoGrant,
+    /// A spending cap would be exceeded (the cap's subject and period).
+    CapReached(SpendCap),
 }
 
 /// Settling one reservation at its actual cost.

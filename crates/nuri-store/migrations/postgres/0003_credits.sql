@@ -41,7 +41,8 @@ CREATE TABLE reservations (
     status TEXT NOT NULL,
     expires_at BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
-    settled_at BIGINT
+    settled_at BIGINT,
+    caps TEXT
 );
 CREATE INDEX reservations_request ON reservations(request_id);
 CREATE INDEX reservations_held ON reservations(status, expires_at);
@@ -63,3 +64,11 @@ CREATE TABLE ledger_entries (
 CREATE INDEX ledger_grant ON ledger_entries(grant_id);
 CREATE INDEX ledger_request ON ledger_entries(request_id);
 CREATE INDEX usage_request_grant ON usage_records(grant_id, created_at);
+-- Spending caps of keys and projects per day or month: what reservations hold and settlements
+-- charged in the period, kept under the cap by conditional updates like the grants.
+CREATE TABLE spend_counters (
+    subject TEXT NOT NULL,
+    period TEXT NOT NULL,
+    used BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (subject, period)
+);

@@ -80,6 +80,12 @@ struct LimitArgs {
     /// Concurrent requests ("none" clears).
     #[arg(long)]
     max_concurrent: Option<String>,
+    /// Spending cap per day, milli-won ("none" clears; keys and projects).
+    #[arg(long)]
+    spend_per_day: Option<String>,
+    /// Spending cap per month, milli-won ("none" clears; keys and projects).
+    #[arg(long)]
+    spend_per_month: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -438,6 +444,8 @@ fn limits_patch(l: &LimitArgs) -> Result<Value, String> {
         ("requests_per_minute", &l.rpm),
         ("tokens_per_minute", &l.tpm),
         ("max_concurrent", &l.max_concurrent),
+        ("spend_per_day", &l.spend_per_day),
+        ("spend_per_month", &l.spend_per_month),
     ] {
         if let Some(v) = v {
             let value = if v == "none" {
@@ -452,7 +460,10 @@ fn limits_patch(l: &LimitArgs) -> Result<Value, String> {
         }
     }
     if m.is_empty() {
-        return Err("give at least one of --rpm, --tpm, --max-concurrent".into());
+        return Err(
+            "give at least one of --rpm, --tpm, --max-concurrent, --spend-per-day, --spend-per-month"
+                .into(),
+        );
     }
     Ok(json!({"limits": m}))
 }
