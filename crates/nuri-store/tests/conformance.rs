@@ -105,6 +105,8 @@ async fn tenancy_round_trip(store: &SqlStore) {
         requests_per_minute: Some(5),
         tokens_per_minute: None,
         max_concurrent: Some(2),
+        spend_per_day: Some(1_000),
+        spend_per_month: None,
     };
     assert_eq!(
         store
