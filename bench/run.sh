@@ -10,6 +10,8 @@
 #   BENCH_CONCURRENCY="1 16 64"                               BENCH_MODES="json sse"
 #   BENCH_ONLY=all|direct|nuri                                BENCH_NO_BUILD=1 skip cargo build
 #   BENCH_MOCK_PORT=9100     BENCH_NURI_PORT=9101             BENCH_TTFB_N=200 curl samples for TTFB
+#   BENCH_CREDITS=on|off     on: the priced bench model is paid from a grant (reserve + settle per
+#                            request); off: billing.credits = false (metered, not charged)
 #   BENCH_OUT=bench/out      CARGO_TARGET_DIR=<repo>/target
 # Prints a markdown report on stdout and keeps it (and the raw wrk output) under $BENCH_OUT.
 set -euo pipefail
@@ -23,6 +25,7 @@ ONLY=${BENCH_ONLY:-all}
 MOCK_PORT=${BENCH_MOCK_PORT:-9100}
 NURI_PORT=${BENCH_NURI_PORT:-9101}
 TTFB_N=${BENCH_TTFB_N:-200}
+CREDITS=${BENCH_CREDITS:-on}
 OUT_DIR=${BENCH_OUT:-$ROOT/bench/out}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
@@ -170,7 +173,8 @@ create_key() {
   export NURI_URL NURI_ADMIN_TOKEN=$ADMIN_TOKEN
   if org=$("$BIN/nuri" admin orgs create --name bench --json 2>>"$RUN_DIR/admin.log" | json_get id) &&
     project=$("$BIN/nuri" admin projects create --org "$org" --name bench --json 2>>"$RUN_DIR/admin.log" | json_get id) &&
-    key=$("$BIN/nuri" admin keys create --project "$project" --json 2>>"$RUN_DIR/admin.log" | json_get key); then
+    key=$("$BIN/nuri" admin keys create --project "$project" --json 2>>"$RUN_DIR/admin.log" | json_get key) &&
+    grant_credits "$org"; then
     printf '%s\n' "$key"
     return 0
   fi
@@ -184,6 +188,16 @@ create_key() {
     "$NURI_URL/admin/v1/projects/$project/keys" | json_get key
 }
 
+# With credits on, gives the organisation a programme's grant big enough for the whole run.
+grant_credits() { # org
+  [ "$CREDITS" = on ] || return 0
+  local programme
+  programme=$("$BIN/nuri" admin programmes create --name bench --sponsor bench --budget 1000000000000000 \
+    --json 2>>"$RUN_DIR/admin.log" | json_get id) &&
+    "$BIN/nuri" admin grants create --programme "$programme" --org "$1" --amount 1000000000000000 \
+      --json >>"$RUN_DIR/admin.log" 2>&1
+}
+
 start_nuri() {
   port_free "$NURI_PORT" || die "port $NURI_PORT is busy"
   local dir
@@ -195,6 +209,9 @@ listen = "127.0.0.1:$NURI_PORT"
 
 [storage]
 data_dir = "$dir/data"
+
+[billing]
+credits = $([ "$CREDITS" = on ] && echo true || echo false)
 
 [[providers]]
 name = "mock"
@@ -264,7 +281,7 @@ NURI_HWM=
   echo "- machine: $(nproc) CPUs, $(uname -sr); load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- wrk -t1 -cC --latency -d${DURATION}s (after ${WARMUP}s warm-up), bench/post_chat.lua;" \
     "mock: nuri-mock-upstream --workers 1 --chunks 10"
-  echo "- latency is time to last byte (also for SSE); req/s and p50/p99 per cell"
+  echo "- latency is time to last byte (also for SSE); req/s and p50/p99 per cell; credits: $CREDITS"
   echo
   echo "| target | mode | c | req/s | p50 ms | p99 ms | non-2xx | socket errors |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- |"

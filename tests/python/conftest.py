@@ -106,6 +106,8 @@ routes = [{ provider = "builtin", model = "local-embed" }]
         wait_http(f"http://127.0.0.1:{mock_port}/v1/models")
         wait_http(base + "/healthz", timeout=120)
         org = admin(base, "POST", "/admin/v1/orgs", {"name": "py"})
+        programme = admin(base, "POST", "/admin/v1/programmes", {"name": "py", "sponsor": "tests", "budget": 10**12})
+        admin(base, "POST", f"/admin/v1/programmes/{programme['id']}/grants", {"org_id": org["id"], "amount": 10**12})
         project = admin(base, "POST", f"/admin/v1/orgs/{org['id']}/projects", {"name": "sdk"})
         key = admin(base, "POST", f"/admin/v1/projects/{project['id']}/keys", {"name": "sdk"})
         yield {"base": base, "key": key["key"], "local": local, "log": os.path.join(tmp, "nuri.log")}

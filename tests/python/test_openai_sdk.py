@@ -100,3 +100,26 @@ def test_local_chat_and_embeddings(client, nuri):
     dot = lambda a, b: sum(x * y for x, y in zip(a, b))
     assert len(v[0]) == 384
     assert dot(v[0], v[1]) > dot(v[0], v[2])
+
+
+def test_no_grant_is_insufficient_quota_and_balance_shows_credit(client, nuri):
+    from conftest import admin
+    import json
+    import urllib.request
+
+    org = admin(nuri["base"], "POST", "/admin/v1/orgs", {"name": "no credit"})
+    project = admin(nuri["base"], "POST", f"/admin/v1/orgs/{org['id']}/projects", {"name": "p"})
+    key = admin(nuri["base"], "POST", f"/admin/v1/projects/{project['id']}/keys", {"name": "k"})
+    broke = openai.OpenAI(base_url=nuri["base"] + "/v1", api_key=key["key"], max_retries=0)
+    with pytest.raises(openai.RateLimitError) as e:
+        broke.chat.completions.create(model="mock-chat", messages=[{"role": "user", "content": "hi"}])
+    assert e.value.code == "insufficient_quota"
+    # The funded organisation's balance, as the key sees it.
+    client.chat.completions.create(model="mock-chat", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+    req = urllib.request.Request(nuri["base"] + "/v1/balance", headers={"Authorization": f"Bearer {nuri['key']}"})
+    with urllib.request.urlopen(req) as r:
+        balance = json.loads(r.read())
+    assert balance["currency"] == "KRW"
+    assert balance["granted"] == 10**12
+    assert balance["remaining"] == balance["granted"] - balance["spent"] - balance["reserved"]
+    assert balance["spent"] + balance["reserved"] > 0

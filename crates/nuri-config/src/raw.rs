@@ -63,6 +63,8 @@ pub struct RawStorage {
 pub struct RawBilling {
     /// IANA time zone of statement periods.
     pub timezone: Option<String>,
+    /// Whether priced models need a grant (default true); false = metered, not charged.
+    pub credits: Option<bool>,
 }
 
 /// `[[providers]]`.

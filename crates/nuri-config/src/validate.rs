@@ -54,6 +54,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// IANA time zone of billing periods.
     pub billing_timezone: String,
+    /// Whether priced models need a grant that pays for them (`billing.credits`).
+    pub credits_enforced: bool,
     /// Operator token from `NURI_ADMIN_TOKEN`.
     pub admin_token: Option<Secret>,
     /// Providers by declaration order.
@@ -400,6 +402,14 @@ fn validate(raw: RawConfig, file: &str, env: &dyn EnvSource) -> Result<Config, C
         .get(env::BILLING_TZ)
         .or(raw.billing.timezone)
         .unwrap_or_else(|| "Asia/Seoul".into());
+    if jiff::tz::TimeZone::get(&billing_timezone).is_err() {
+        return Err(invalid(
+            file,
+            "billing.timezone",
+            format!("{billing_timezone:?} is not an IANA time zone (e.g. Asia/Seoul, UTC)"),
+        ));
+    }
+    let credits_enforced = raw.billing.credits.unwrap_or(true);
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     let mut seen = HashSet::new();
@@ -445,6 +455,7 @@ fn validate(raw: RawConfig, file: &str, env: &dyn EnvSource) -> Result<Config, C
         },
         storage,
         billing_timezone,
+        credits_enforced,
         admin_token: env.get(env::ADMIN_TOKEN).map(Secret::new),
         providers,
         models,

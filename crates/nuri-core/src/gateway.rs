@@ -10,7 +10,6 @@ use nuri_types::openai::{
     ChatCompletionRequest, CompletionRequest, EmbeddingRequest, EmbeddingResponse, ModelObject,
     Usage,
 };
-use nuri_types::MilliWon;
 
 use crate::auth::{AuthContext, Authenticator};
 use crate::catalog::{Catalog, CatalogModel};
@@ -234,15 +233,10 @@ impl Gateway {
         let hold = if model.config.price.is_free() {
             None
         } else {
-            let worst = model.config.price.cost(worst_tokens, 0).0.max(0);
-            let worst = MilliWon(
-                worst.max(
-                    model
-                        .config
-                        .price
-                        .cost(choices * prompt_tokens, choices * max_output)
-                        .0,
-                ),
+            // The contract's reservation: n × (prompt + max output) at the model's prices.
+            let worst = model.config.price.cost(
+                choices.saturating_mul(prompt_tokens),
+                choices.saturating_mul(max_output),
             );
             match self
                 .stages

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod credits;
 mod endpoints;
 pub mod error;
 pub mod gateway;

@@ -53,7 +53,11 @@ impl Settlement {
         error_code: Option<&str>,
     ) {
         let price = self.model.config.price;
-        let cost = price.cost(usage.prompt_tokens, usage.completion_tokens);
+        let mut cost = price.cost(usage.prompt_tokens, usage.completion_tokens);
+        if let Some(hold) = &self.hold {
+            // A grant is never charged beyond what it held; the record shows what it paid.
+            cost = cost.min(hold.held());
+        }
         if let Some(permit) = self.permit.take() {
             permit.settle(usage.prompt_tokens + usage.completion_tokens);
         }

@@ -59,6 +59,8 @@ pub trait LimitStage: Send + Sync {
 pub trait CreditHold: Send + Sync {
     /// The grant paying, if any.
     fn grant_id(&self) -> Option<String>;
+    /// The amount held.
+    fn held(&self) -> MilliWon;
     /// Settles the actual cost and releases the rest.
     async fn settle(self: Box<Self>, actual: MilliWon);
 }
@@ -148,6 +150,9 @@ struct NoHold;
 impl CreditHold for NoHold {
     fn grant_id(&self) -> Option<String> {
         None
+    }
+    fn held(&self) -> MilliWon {
+        MilliWon(0)
     }
     async fn settle(self: Box<Self>, _: MilliWon) {}
 }

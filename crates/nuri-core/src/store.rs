@@ -132,7 +132,7 @@ pub trait AuditStore: Send + Sync {
 
 /// Everything Nuri stores.
 #[async_trait]
-pub trait Store: TenancyStore + UsageStore + AuditStore {
+pub trait Store: TenancyStore + UsageStore + AuditStore + crate::credits::CreditStore {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Whether the database answers.

@@ -14,6 +14,12 @@ pub struct Limits {
     /// Concurrent requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u64>,
+    /// Spending cap per calendar day in the billing time zone, milli-won (keys and projects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_per_day: Option<u64>,
+    /// Spending cap per calendar month in the billing time zone, milli-won (keys and projects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_per_month: Option<u64>,
 }
 
 impl Limits {
@@ -22,6 +28,8 @@ impl Limits {
         self.requests_per_minute.is_none()
             && self.tokens_per_minute.is_none()
             && self.max_concurrent.is_none()
+            && self.spend_per_day.is_none()
+            && self.spend_per_month.is_none()
     }
 }
 

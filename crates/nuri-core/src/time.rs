@@ -19,3 +19,14 @@ pub fn parse_rfc3339_ms(value: &str) -> Option<i64> {
         .ok()?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
+
+/// Formats Unix milliseconds as RFC 3339 in UTC (e.g. `2026-11-30T03:00:00Z`).
+pub fn format_rfc3339_ms(ms: i64) -> String {
+    ::time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&::time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}

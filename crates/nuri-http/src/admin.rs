@@ -37,9 +37,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/members", post(create_member).get(list_members))
         .route("/usage", get(usage))
+        .merge(crate::credits::admin_routes())
 }
 
-async fn operator(state: &AppState, header: &Authorization) -> Result<AdminIdentity, ApiError> {
+pub(crate) async fn operator(
+    state: &AppState,
+    header: &Authorization,
+) -> Result<AdminIdentity, ApiError> {
     let who = state.gateway.auth.admin(header.0.as_deref()).await?;
     if who.role() != Role::Operator {
         return Err(ApiError(GatewayError::Forbidden(
@@ -49,7 +53,13 @@ async fn operator(state: &AppState, header: &Authorization) -> Result<AdminIdent
     Ok(who)
 }
 
-async fn audit(state: &AppState, who: &AdminIdentity, action: &str, target: &str, detail: Value) {
+pub(crate) async fn audit(
+    state: &AppState,
+    who: &AdminIdentity,
+    action: &str,
+    target: &str,
+    detail: Value,
+) {
     let entry = AuditEntry {
         actor: who.actor(),
         action: action.into(),
@@ -62,7 +72,7 @@ async fn audit(state: &AppState, who: &AdminIdentity, action: &str, target: &str
     }
 }
 
-async fn body<T: serde::de::DeserializeOwned>(
+pub(crate) async fn body<T: serde::de::DeserializeOwned>(
     state: &AppState,
     req: Request,
 ) -> Result<T, ApiError> {
@@ -72,11 +82,11 @@ async fn body<T: serde::de::DeserializeOwned>(
     Ok(v)
 }
 
-fn created<T: Serialize>(value: T) -> Response {
+pub(crate) fn created<T: Serialize>(value: T) -> Response {
     (StatusCode::CREATED, axum::Json(value)).into_response()
 }
 
-fn rfc3339(ms: i64) -> Value {
+pub(crate) fn rfc3339(ms: i64) -> Value {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {
@@ -106,7 +116,7 @@ fn member_json(m: &Member) -> Value {
     json!({"id": m.id, "object": "member", "name": m.name, "role": m.role, "scope": m.scope, "created_at": rfc3339(m.created_at)})
 }
 
-fn list(data: Vec<Value>, has_more: bool) -> Response {
+pub(crate) fn list(data: Vec<Value>, has_more: bool) -> Response {
     axum::Json(json!({"object": "list", "data": data, "has_more": has_more})).into_response()
 }
 
@@ -187,8 +197,14 @@ fn merge_limits(current: &Limits, patch: Option<Value>) -> Result<Limits, ApiErr
         Some(Value::Null) => return Ok(Limits::default()),
         Some(Value::Object(fields)) => {
             for (k, v) in fields {
-                if !["requests_per_minute", "tokens_per_minute", "max_concurrent"]
-                    .contains(&k.as_str())
+                if ![
+                    "requests_per_minute",
+                    "tokens_per_minute",
+                    "max_concurrent",
+                    "spend_per_day",
+                    "spend_per_month",
+                ]
+                .contains(&k.as_str())
                 {
                     return Err(ApiError(GatewayError::invalid(
                         format!("unknown limit {k:?}"),

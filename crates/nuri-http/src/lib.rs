@@ -3,6 +3,7 @@
 //! gateway method and map the result; [`error::ApiError`] is the one place errors become HTTP.
 
 pub mod admin;
+mod credits;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// IANA time zone whose calendar months are the billing periods.
+    pub billing_timezone: Arc<str>,
 }
 
 /// The whole router.

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/models", get(list_models))
         .route("/v1/models/{*id}", get(get_model))
         .route("/v1/usage", get(usage))
+        .route("/v1/balance", get(crate::credits::balance))
 }
 
 /// Request ids from the middleware.
@@ -53,7 +54,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     }
 }
 
-async fn authenticate(state: &AppState, header: &Authorization) -> Result<AuthContext, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    header: &Authorization,
+) -> Result<AuthContext, ApiError> {
     Ok(state.gateway.auth.api_key(header.0.as_deref()).await?)
 }
 

@@ -6,6 +6,7 @@
 //! (`tests/conformance.rs`) run against both.
 
 mod connect;
+mod credits;
 mod rows;
 mod tenancy;
 mod usage;

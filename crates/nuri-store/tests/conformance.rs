@@ -7,78 +7,9 @@
 use nuri_core::store::{PageRequest, Store, StoreError, TenancyStore, UsageStore};
 use nuri_core::tenancy::{ApiKey, Limits, Member, Organisation, Project, Role};
 use nuri_core::usage::{UsageFilter, UsageRecord};
-use nuri_store::{SqlStore, StoreOptions};
+use nuri_store::SqlStore;
 
-mod support {
-    use super::*;
-    use sqlx::Executor;
-
-    pub struct TestDb {
-        pub store: SqlStore,
-        drop_db: Option<(String, String)>,
-        _dir: Option<tempfile::TempDir>,
-    }
-
-    pub async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}/nuri.db", dir.path().display());
-        let store = SqlStore::connect(&StoreOptions::new(url))
-            .await
-            .expect("connect sqlite");
-        TestDb {
-            store,
-            drop_db: None,
-            _dir: Some(dir),
-        }
-    }
-
-    pub fn admin_url() -> String {
-        std::env::var("NURI_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-    }
-
-    pub async fn postgres() -> TestDb {
-        sqlx::any::install_default_drivers();
-        let admin = admin_url();
-        let name = format!(
-            "nuri_test_{}",
-            nuri_types::ids::random_base62(12).to_lowercase()
-        );
-        let pool = sqlx::AnyPool::connect(&admin)
-            .await
-            .expect("connect postgres admin");
-        pool.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create db");
-        pool.close().await;
-        let base = admin
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_owned())
-            .unwrap_or(admin.clone());
-        let url = format!("{base}/{name}");
-        let store = SqlStore::connect(&StoreOptions::new(url))
-            .await
-            .expect("connect postgres");
-        TestDb {
-            store,
-            drop_db: Some((admin, name)),
-            _dir: None,
-        }
-    }
-
-    impl TestDb {
-        pub async fn cleanup(self) {
-            self.store.close().await;
-            if let Some((admin, name)) = self.drop_db {
-                let pool = sqlx::AnyPool::connect(&admin).await.expect("connect admin");
-                pool.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await
-                    .expect("drop db");
-                pool.close().await;
-            }
-        }
-    }
-}
+mod support;
 
 fn org(id: &str) -> Organisation {
     Organisation {
@@ -174,6 +105,8 @@ async fn tenancy_round_trip(store: &SqlStore) {
         requests_per_minute: Some(5),
         tokens_per_minute: None,
         max_concurrent: Some(2),
+        spend_per_day: Some(1_000),
+        spend_per_month: None,
     };
     assert_eq!(
         store

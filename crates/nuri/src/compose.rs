@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nuri_config::{Config, ProviderKind};
 use nuri_core::catalog::Catalog;
+use nuri_core::credits::{CreditEngine, CreditSettings};
 use nuri_core::gateway::Gateway;
 use nuri_core::provider::Provider;
 use nuri_core::stages::Stages;
@@ -69,6 +70,19 @@ pub async fn app_state(
     let store = store(config).await?;
     let providers = providers(config)?;
     let catalog = Catalog::new(config, &providers);
+    let shared: Arc<SqlStore> = Arc::new(store.clone());
+    let credits: Arc<dyn nuri_core::stages::CreditStage> = if config.credits_enforced {
+        Arc::new(CreditEngine::start(
+            shared,
+            CreditSettings {
+                timezone: config.billing_timezone.clone(),
+                ..CreditSettings::default()
+            },
+            tracker,
+        ))
+    } else {
+        Arc::new(nuri_core::stages::NoCharge)
+    };
     let gateway = Gateway::new(
         catalog,
         Arc::new(store.clone()),
@@ -78,7 +92,7 @@ pub async fn app_state(
             policy: Arc::new(nuri_core::policy::ProjectPolicyStage::new(Arc::new(
                 PiiEngine::default(),
             ))),
-            ..Stages::default()
+            credits,
         },
         tracker.clone(),
     );
@@ -86,6 +100,7 @@ pub async fn app_state(
         gateway: Arc::new(gateway),
         metrics: Arc::new(Metrics::default()),
         max_body_bytes: config.server.max_body_bytes,
+        billing_timezone: config.billing_timezone.as_str().into(),
     };
     Ok((state, store))
 }

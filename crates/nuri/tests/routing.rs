@@ -127,6 +127,20 @@ async fn new_key(client: &reqwest::Client, base: &str) -> (String, String) {
         json!({"name": "t"}),
     )
     .await;
+    // A grant, so priced models are served (credits are reserved and settled for real).
+    let programme = post(
+        format!("{base}/admin/v1/programmes"),
+        json!({"name": "routing", "sponsor": "tests", "budget": 1_000_000_000i64}),
+    )
+    .await;
+    post(
+        format!(
+            "{base}/admin/v1/programmes/{}/grants",
+            programme["id"].as_str().unwrap()
+        ),
+        json!({"org_id": org_id, "amount": 1_000_000_000i64}),
+    )
+    .await;
     (
         key["key"].as_str().unwrap().to_owned(),
         key["id"].as_str().unwrap().to_owned(),
@@ -398,6 +412,28 @@ async fn falls_back_to_another_model_with_its_name_and_prices() {
     let recs = gw.usage(&id).await;
     assert_eq!(recs.len(), 1);
     assert_usage(&recs[0], "backup", "p1", "hello there", 200);
+
+    // Both requests were charged once, at the fallback's prices; nothing stays reserved (the
+    // first model's reservations were released).
+    let mut balance = Value::Null;
+    for _ in 0..50 {
+        balance = gw
+            .client
+            .get(format!("{}/v1/balance", gw.base))
+            .bearer_auth(&gw.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if balance["reserved"] == 0 && balance["spent"] == 92 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(balance["spent"], 92, "{balance}");
+    assert_eq!(balance["reserved"], 0, "{balance}");
 
     // A client error is not a reason to fall back.
     gw.mocks[0].heal();

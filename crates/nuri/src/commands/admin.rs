@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
+use super::admin_credits as credits;
+
 /// `nuri admin` arguments.
 #[derive(Args)]
 pub struct AdminArgs {
@@ -51,6 +53,20 @@ enum AdminCommand {
     Members(MemberCommand),
     /// Usage records.
     Usage(UsageArgs),
+    /// Credit programmes.
+    #[command(subcommand)]
+    Programmes(credits::ProgrammeCommand),
+    /// Grants of credit to organisations.
+    #[command(subcommand)]
+    Grants(credits::GrantCommand),
+    /// The credit ledger.
+    #[command(subcommand)]
+    Ledger(credits::LedgerCommand),
+    /// A provider or organisation statement for a period.
+    Statement(credits::StatementArgs),
+    /// Credit reservations (orphaned ones can be refunded).
+    #[command(subcommand)]
+    Reservations(credits::ReservationCommand),
 }
 
 #[derive(Args)]
@@ -64,6 +80,12 @@ struct LimitArgs {
     /// Concurrent requests ("none" clears).
     #[arg(long)]
     max_concurrent: Option<String>,
+    /// Spending cap per day, milli-won ("none" clears; keys and projects).
+    #[arg(long)]
+    spend_per_day: Option<String>,
+    /// Spending cap per month, milli-won ("none" clears; keys and projects).
+    #[arg(long)]
+    spend_per_month: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -376,6 +398,26 @@ pub async fn run(config: Option<&Path>, args: AdminArgs) -> Result<ExitCode, Str
                 ),
             )
         }
+        AdminCommand::Programmes(c) => credits::programmes(&client, c).await?,
+        AdminCommand::Grants(c) => credits::grants(&client, c).await?,
+        AdminCommand::Ledger(c) => {
+            let (value, hint) = credits::ledger(&client, c).await?;
+            print_value(&value, args.json, hint);
+            let ok = value["ok"].as_bool() == Some(true);
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        AdminCommand::Statement(a) => match credits::statement(&client, a).await? {
+            (Value::String(csv), true) => {
+                print!("{csv}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            (value, _) => (value, None),
+        },
+        AdminCommand::Reservations(c) => credits::reservations(&client, c).await?,
     };
     print_value(&value, args.json, table_hint);
     Ok(ExitCode::SUCCESS)
@@ -385,7 +427,7 @@ fn unreachable_bootstrap() -> (Value, Option<&'static [&'static str]>) {
     (Value::Null, None)
 }
 
-fn urlencode(v: &str) -> String {
+pub(crate) fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -402,6 +444,8 @@ fn limits_patch(l: &LimitArgs) -> Result<Value, String> {
         ("requests_per_minute", &l.rpm),
         ("tokens_per_minute", &l.tpm),
         ("max_concurrent", &l.max_concurrent),
+        ("spend_per_day", &l.spend_per_day),
+        ("spend_per_month", &l.spend_per_month),
     ] {
         if let Some(v) = v {
             let value = if v == "none" {
@@ -416,19 +460,29 @@ fn limits_patch(l: &LimitArgs) -> Result<Value, String> {
         }
     }
     if m.is_empty() {
-        return Err("give at least one of --rpm, --tpm, --max-concurrent".into());
+        return Err(
+            "give at least one of --rpm, --tpm, --max-concurrent, --spend-per-day, --spend-per-month"
+                .into(),
+        );
     }
     Ok(json!({"limits": m}))
 }
 
-struct Client {
+/// The admin API client.
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
 }
 
 impl Client {
-    async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+    /// Sends one admin call; non-2xx becomes `Err` with the error's message.
+    pub(crate) async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let token = self
             .token
             .as_deref()

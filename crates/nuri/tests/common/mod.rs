@@ -95,7 +95,7 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn admin_post(&self, path: &str, body: Value) -> Value {
+    pub async fn admin_post(&self, path: &str, body: Value) -> Value {
         let res = self
             .client
             .post(self.url(path))
@@ -109,6 +109,26 @@ impl TestApp {
     }
 
     async fn new_key_full(&self) -> (String, String, String) {
+        let (key, key_id, project, org_id) = self.new_key_in_new_org().await;
+        let programme = self
+            .admin_post(
+                "/admin/v1/programmes",
+                json!({"name": "test", "sponsor": "tests", "budget": 1_000_000_000_000i64}),
+            )
+            .await;
+        self.admin_post(
+            &format!(
+                "/admin/v1/programmes/{}/grants",
+                programme["id"].as_str().unwrap()
+            ),
+            json!({"org_id": org_id, "amount": 1_000_000_000_000i64}),
+        )
+        .await;
+        (key, key_id, project)
+    }
+
+    /// A key in a new organisation without any grant: (secret, key id, project id, org id).
+    pub async fn new_key_in_new_org(&self) -> (String, String, String, String) {
         let org = self
             .admin_post("/admin/v1/orgs", json!({"name": "Acme"}))
             .await;
@@ -129,6 +149,7 @@ impl TestApp {
             key["key"].as_str().unwrap().to_owned(),
             key["id"].as_str().unwrap().to_owned(),
             pid,
+            org["id"].as_str().unwrap().to_owned(),
         )
     }
 

@@ -1,0 +1,1028 @@
+//! Programmes, grants, reservations and the ledger. Every money movement is one conditional
+//! `UPDATE` (the condition is the invariant, so concurrent movements can never overspend) plus
+//! an append-only ledger entry, in one transaction. Transactions start with a write, so SQLite
+//! takes its write lock up front and PostgreSQL locks the row before anything is read.
+
+use async_trait::async_trait;
+use nuri_core::credits::{
+    CreditStore, EntryKind, Grant, GrantFilter, GrantStatus, LedgerReport, LedgerTotals, OrgLine,
+    Programme, ProviderLine, Reservation, ReservationStatus, ReserveOutcome, ReserveRequest,
+    SettleRequest, SpendCap,
+};
+use nuri_core::store::{Page, PageRequest, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::connect::{db_err, SqlStore};
+use crate::tenancy::page_of;
+
+fn list_json(list: &Option<Vec<String>>) -> Option<String> {
+    list.as_ref()
+        .map(|l| serde_json::to_string(l).unwrap_or_else(|_| "[]".into()))
+}
+
+fn list_of(row: &AnyRow, col: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
+    let text: Option<String> = row.try_get(col)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+fn programme(row: &AnyRow) -> Result<Programme, sqlx::Error> {
+    Ok(Programme {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        sponsor: row.try_get("sponsor")?,
+        currency: row.try_get("currency")?,
+        budget: row.try_get("budget")?,
+        allocated: row.try_get("allocated")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn grant(row: &AnyRow) -> Result<Grant, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Grant {
+        id: row.try_get("id")?,
+        programme_id: row.try_get("programme_id")?,
+        org_id: row.try_get("org_id")?,
+        amount: row.try_get("amount")?,
+        spent: row.try_get("spent")?,
+        reserved: row.try_get("reserved")?,
+        starts_at: row.try_get("starts_at")?,
+        ends_at: row.try_get("ends_at")?,
+        models: list_of(row, "models")?,
+        providers: list_of(row, "providers")?,
+        status: GrantStatus::parse(&status).unwrap_or(GrantStatus::Frozen),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn reservation(row: &AnyRow) -> Result<Reservation, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Reservation {
+        id: row.try_get("id")?,
+        request_id: row.try_get("request_id")?,
+        grant_id: row.try_get("grant_id")?,
+        org_id: row.try_get("org_id")?,
+        project_id: row.try_get("project_id")?,
+        key_id: row.try_get("key_id")?,
+        model: row.try_get("model")?,
+        amount: row.try_get("amount")?,
+        cost: row.try_get("cost")?,
+        status: ReservationStatus::parse(&status).unwrap_or(ReservationStatus::Held),
+        expires_at: row.try_get("expires_at")?,
+        created_at: row.try_get("created_at")?,
+        settled_at: row.try_get("settled_at")?,
+    })
+}
+
+/// A ledger entry to append.
+struct Entry<'a> {
+    kind: EntryKind,
+    grant_id: &'a str,
+    programme_id: &'a str,
+    org_id: &'a str,
+    reservation_id: Option<&'a str>,
+    request_id: Option<&'a str>,
+    d_amount: i64,
+    d_spent: i64,
+    d_reserved: i64,
+    actor: Option<&'a str>,
+    at: i64,
+}
+
+async fn append(tx: &mut Transaction<'_, Any>, e: Entry<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ledger_entries (kind, grant_id, programme_id, org_id, reservation_id, request_id, \
+         d_amount, d_spent, d_reserved, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(e.kind.as_str())
+    .bind(e.grant_id)
+    .bind(e.programme_id)
+    .bind(e.org_id)
+    .bind(e.reservation_id)
+    .bind(e.request_id)
+    .bind(e.d_amount)
+    .bind(e.d_spent)
+    .bind(e.d_reserved)
+    .bind(e.actor)
+    .bind(e.at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn grant_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<Grant, StoreError> {
+    let row = sqlx::query("SELECT * FROM grants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?;
+    grant(&row).map_err(db_err)
+}
+
+/// Takes the grant's row lock (a no-op write) so what is read next cannot change under us.
+async fn lock_grant(tx: &mut Transaction<'_, Any>, id: &str) -> Result<Grant, StoreError> {
+    sqlx::query("UPDATE grants SET status = status WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    grant_in(tx, id).await
+}
+
+/// Moves `amount` of a programme's budget into (positive) or out of (negative) its grants;
+/// false when the budget is short.
+async fn allocate(
+    tx: &mut Transaction<'_, Any>,
+    programme_id: &str,
+    amount: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE programmes SET allocated = allocated + $1 WHERE id = $2 AND allocated + $1 <= budget \
+         AND allocated + $1 >= 0",
+    )
+    .bind(amount)
+    .bind(programme_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Returns a revoked grant's released credit to its programme.
+async fn return_released(
+    tx: &mut Transaction<'_, Any>,
+    g: &Grant,
+    released: i64,
+    reservation_id: Option<&str>,
+    at: i64,
+) -> Result<(), StoreError> {
+    if g.status != GrantStatus::Revoked || released <= 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE grants SET amount = amount - $1 WHERE id = $2")
+        .bind(released)
+        .bind(&g.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    allocate(tx, &g.programme_id, -released).await?;
+    append(
+        tx,
+        Entry {
+            kind: EntryKind::Revoke,
+            grant_id: &g.id,
+            programme_id: &g.programme_id,
+            org_id: &g.org_id,
+            reservation_id,
+            request_id: None,
+            d_amount: -released,
+            d_spent: 0,
+            d_reserved: 0,
+            actor: Some("system"),
+            at,
+        },
+    )
+    .await
+}
+
+/// Adds `delta` to the spending counters of `caps` (negative to release).
+async fn move_caps(
+    tx: &mut Transaction<'_, Any>,
+    caps: &[(String, String)],
+    delta: i64,
+) -> Result<(), StoreError> {
+    for (subject, period) in caps {
+        sqlx::query(
+            "UPDATE spend_counters SET used = used + $1 WHERE subject = $2 AND period = $3",
+        )
+        .bind(delta)
+        .bind(subject)
+        .bind(period)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// The `(subject, period)` caps a reservation counts against.
+async fn caps_of(
+    tx: &mut Transaction<'_, Any>,
+    reservation_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let text: Option<String> = sqlx::query_scalar("SELECT caps FROM reservations WHERE id = $1")
+        .bind(reservation_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(text
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default())
+}
+
+/// Charges `amount` to each cap with a conditional update; on the first that would go over,
+/// undoes the others and names it.
+async fn charge_caps(
+    tx: &mut Transaction<'_, Any>,
+    caps: &[SpendCap],
+    amount: i64,
+) -> Result<Option<SpendCap>, StoreError> {
+    let mut charged = Vec::new();
+    for cap in caps {
+        sqlx::query(
+            "INSERT INTO spend_counters (subject, period, used) VALUES ($1, $2, 0) \
+             ON CONFLICT (subject, period) DO NOTHING",
+        )
+        .bind(&cap.subject)
+        .bind(&cap.period)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE spend_counters SET used = used + $1 WHERE subject = $2 AND period = $3 AND used + $1 <= $4",
+        )
+        .bind(amount)
+        .bind(&cap.subject)
+        .bind(&cap.period)
+        .bind(cap.limit)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            move_caps(tx, &charged, -amount).await?;
+            return Ok(Some(cap.clone()));
+        }
+        charged.push((cap.subject.clone(), cap.period.clone()));
+    }
+    Ok(None)
+}
+
+impl SqlStore {
+    async fn settle_one(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        s: &SettleRequest,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE reservations SET status = 'settled', cost = CASE WHEN $1 < amount THEN $1 ELSE amount END, \
+             settled_at = $2 WHERE id = $3 AND status = 'held'",
+        )
+        .bind(s.cost.max(0))
+        .bind(s.now)
+        .bind(&s.reservation_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(()); // already settled or orphaned: idempotent
+        }
+        let row = sqlx::query("SELECT * FROM reservations WHERE id = $1")
+            .bind(&s.reservation_id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        let r = reservation(&row).map_err(db_err)?;
+        let cost = r.cost.unwrap_or(0);
+        sqlx::query("UPDATE grants SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3")
+            .bind(r.amount)
+            .bind(cost)
+            .bind(&r.grant_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        let caps = caps_of(tx, &r.id).await?;
+        move_caps(tx, &caps, cost - r.amount).await?;
+        let g = grant_in(tx, &r.grant_id).await?;
+        append(
+            tx,
+            Entry {
+                kind: EntryKind::Settle,
+                grant_id: &g.id,
+                programme_id: &g.programme_id,
+                org_id: &g.org_id,
+                reservation_id: Some(&r.id),
+                request_id: Some(&r.request_id),
+                d_amount: 0,
+                d_spent: cost,
+                d_reserved: -r.amount,
+                actor: None,
+                at: s.now,
+            },
+        )
+        .await?;
+        return_released(tx, &g, r.amount - cost, None, s.now).await
+    }
+
+    async fn reserve_one(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        r: &ReserveRequest,
+    ) -> Result<ReserveOutcome, StoreError> {
+        if let Some(cap) = charge_caps(tx, &r.caps, r.amount).await? {
+            return Ok(ReserveOutcome::CapReached(cap));
+        }
+        let caps: Vec<(&str, &str)> = r
+            .caps
+            .iter()
+            .map(|c| (c.subject.as_str(), c.period.as_str()))
+            .collect();
+        let caps_json = (!caps.is_empty())
+            .then(|| serde_json::to_string(&caps).unwrap_or_else(|_| "[]".into()));
+        for grant_id in &r.grants {
+            let done = sqlx::query(
+                "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
+                 AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) AND amount - spent - reserved >= $1",
+            )
+            .bind(r.amount)
+            .bind(grant_id)
+            .bind(&r.org_id)
+            .bind(r.now)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
+                 status, expires_at, created_at, caps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9, $10, $11)",
+            )
+            .bind(&r.id)
+            .bind(&r.request_id)
+            .bind(grant_id)
+            .bind(&r.org_id)
+            .bind(&r.project_id)
+            .bind(&r.key_id)
+            .bind(&r.model)
+            .bind(r.amount)
+            .bind(r.expires_at)
+            .bind(r.now)
+            .bind(caps_json.as_deref())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+            let programme_id: String =
+                sqlx::query_scalar("SELECT programme_id FROM grants WHERE id = $1")
+                    .bind(grant_id)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+            append(
+                tx,
+                Entry {
+                    kind: EntryKind::Reserve,
+                    grant_id,
+                    programme_id: &programme_id,
+                    org_id: &r.org_id,
+                    reservation_id: Some(&r.id),
+                    request_id: Some(&r.request_id),
+                    d_amount: 0,
+                    d_spent: 0,
+                    d_reserved: r.amount,
+                    actor: None,
+                    at: r.now,
+                },
+            )
+            .await?;
+            return Ok(ReserveOutcome::Reserved(grant_id.clone()));
+        }
+        let charged: Vec<(String, String)> = r
+            .caps
+            .iter()
+            .map(|c| (c.subject.clone(), c.period.clone()))
+            .collect();
+        move_caps(tx, &charged, -r.amount).await?;
+        Ok(ReserveOutcome::NoGrant)
+    }
+
+    async fn sum(&self, sql: &str, binds: &[i64], org: Option<&str>) -> Result<i64, StoreError> {
+        let mut q = sqlx::query_scalar::<_, i64>(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        if let Some(o) = org {
+            q = q.bind(o);
+        }
+        q.fetch_one(&self.pool).await.map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl CreditStore for SqlStore {
+    async fn create_programme(&self, p: &Programme) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO programmes (id, name, sponsor, currency, budget, allocated, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6)",
+        )
+        .bind(&p.id)
+        .bind(&p.name)
+        .bind(&p.sponsor)
+        .bind(&p.currency)
+        .bind(p.budget)
+        .bind(p.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get_programme(&self, id: &str) -> Result<Programme, StoreError> {
+        let row = sqlx::query("SELECT * FROM programmes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("programme {id}")))?;
+        programme(&row).map_err(db_err)
+    }
+
+    async fn list_programmes(&self, page: &PageRequest) -> Result<Page<Programme>, StoreError> {
+        let size = page.size();
+        let rows = sqlx::query("SELECT * FROM programmes WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(page.after.clone().unwrap_or_default())
+            .bind(i64::from(size) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        page_of(rows, size, programme)
+    }
+
+    async fn create_grant(&self, g: &Grant, actor: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if !allocate(&mut tx, &g.programme_id, g.amount).await? {
+            let p = self.get_programme(&g.programme_id).await?;
+            return Err(StoreError::Conflict(format!(
+                "the grant of {} milli-won exceeds programme {}'s unallocated budget of {} milli-won",
+                g.amount,
+                p.id,
+                p.unallocated()
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO grants (id, programme_id, org_id, amount, spent, reserved, starts_at, ends_at, models, \
+             providers, status, created_at) VALUES ($1, $2, $3, $4, 0, 0, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&g.id)
+        .bind(&g.programme_id)
+        .bind(&g.org_id)
+        .bind(g.amount)
+        .bind(g.starts_at)
+        .bind(g.ends_at)
+        .bind(list_json(&g.models))
+        .bind(list_json(&g.providers))
+        .bind(g.status.as_str())
+        .bind(g.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        append(
+            &mut tx,
+            Entry {
+                kind: EntryKind::Grant,
+                grant_id: &g.id,
+                programme_id: &g.programme_id,
+                org_id: &g.org_id,
+                reservation_id: None,
+                request_id: None,
+                d_amount: g.amount,
+                d_spent: 0,
+                d_reserved: 0,
+                actor: Some(actor),
+                at: g.created_at,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn get_grant(&self, id: &str) -> Result<Grant, StoreError> {
+        let row = sqlx::query("SELECT * FROM grants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?;
+        grant(&row).map_err(db_err)
+    }
+
+    async fn list_grants(
+        &self,
+        filter: &GrantFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Grant>, StoreError> {
+        let size = page.size();
+        let rows = sqlx::query(
+            "SELECT * FROM grants WHERE id > $1 AND ($2 = '' OR programme_id = $2) AND ($3 = '' OR org_id = $3) \
+             ORDER BY id LIMIT $4",
+        )
+        .bind(page.after.clone().unwrap_or_default())
+        .bind(filter.programme_id.clone().unwrap_or_default())
+        .bind(filter.org_id.clone().unwrap_or_default())
+        .bind(i64::from(size) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        page_of(rows, size, grant)
+    }
+
+    async fn org_grants(&self, org_id: &str) -> Result<Vec<Grant>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM grants WHERE org_id = $1 ORDER BY id")
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(grant)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn top_up_grant(
+        &self,
+        id: &str,
+        amount: i64,
+        actor: &str,
+        now: i64,
+    ) -> Result<Grant, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let g = lock_grant(&mut tx, id).await?;
+        if g.status == GrantStatus::Revoked {
+            return Err(StoreError::Conflict(format!("grant {id} is revoked")));
+        }
+        if !allocate(&mut tx, &g.programme_id, amount).await? {
+            return Err(StoreError::Conflict(format!(
+                "a top-up of {amount} milli-won exceeds programme {}'s unallocated budget",
+                g.programme_id
+            )));
+        }
+        sqlx::query("UPDATE grants SET amount = amount + $1 WHERE id = $2")
+            .bind(amount)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        append(
+            &mut tx,
+            Entry {
+                kind: EntryKind::TopUp,
+                grant_id: id,
+                programme_id: &g.programme_id,
+                org_id: &g.org_id,
+                reservation_id: None,
+                request_id: None,
+                d_amount: amount,
+                d_spent: 0,
+                d_reserved: 0,
+                actor: Some(actor),
+                at: now,
+            },
+        )
+        .await?;
+        let g = grant_in(&mut tx, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(g)
+    }
+
+    async fn set_grant_status(&self, id: &str, status: GrantStatus) -> Result<Grant, StoreError> {
+        let done =
+            sqlx::query("UPDATE grants SET status = $1 WHERE id = $2 AND status <> 'revoked'")
+                .bind(status.as_str())
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let g = self.get_grant(id).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("grant {id} is revoked")));
+        }
+        Ok(g)
+    }
+
+    async fn revoke_grant(&self, id: &str, actor: &str, now: i64) -> Result<Grant, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let g = lock_grant(&mut tx, id).await?;
+        if g.status == GrantStatus::Revoked {
+            return Ok(g);
+        }
+        let returned = g.amount - g.spent - g.reserved;
+        sqlx::query("UPDATE grants SET status = 'revoked', amount = amount - $1 WHERE id = $2")
+            .bind(returned)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        allocate(&mut tx, &g.programme_id, -returned).await?;
+        append(
+            &mut tx,
+            Entry {
+                kind: EntryKind::Revoke,
+                grant_id: id,
+                programme_id: &g.programme_id,
+                org_id: &g.org_id,
+                reservation_id: None,
+                request_id: None,
+                d_amount: -returned,
+                d_spent: 0,
+                d_reserved: 0,
+                actor: Some(actor),
+                at: now,
+            },
+        )
+        .await?;
+        let g = grant_in(&mut tx, id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(g)
+    }
+
+    async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<ReserveOutcome>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut out = Vec::with_capacity(batch.len());
+        for r in batch {
+            out.push(self.reserve_one(&mut tx, r).await?);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    async fn settle(&self, batch: &[SettleRequest]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for s in batch {
+            self.settle_one(&mut tx, s).await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn extend_reservations(&self, ids: &[String], expires_at: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE reservations SET expires_at = $1 WHERE id = $2 AND status = 'held'",
+            )
+            .bind(expires_at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn expire_reservations(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM reservations WHERE status = 'held' AND expires_at < $1 ORDER BY expires_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut expired = 0;
+        for id in ids {
+            let mut tx = self.pool.begin().await.map_err(db_err)?;
+            let done = sqlx::query(
+                "UPDATE reservations SET status = 'orphaned', cost = amount, settled_at = $1 \
+                 WHERE id = $2 AND status = 'held' AND expires_at < $1",
+            )
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            let row = sqlx::query("SELECT * FROM reservations WHERE id = $1")
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let r = reservation(&row).map_err(db_err)?;
+            sqlx::query(
+                "UPDATE grants SET reserved = reserved - $1, spent = spent + $1 WHERE id = $2",
+            )
+            .bind(r.amount)
+            .bind(&r.grant_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let g = grant_in(&mut tx, &r.grant_id).await?;
+            append(
+                &mut tx,
+                Entry {
+                    kind: EntryKind::Expire,
+                    grant_id: &g.id,
+                    programme_id: &g.programme_id,
+                    org_id: &g.org_id,
+                    reservation_id: Some(&r.id),
+                    request_id: Some(&r.request_id),
+                    d_amount: 0,
+                    d_spent: r.amount,
+                    d_reserved: -r.amount,
+                    actor: Some("sweeper"),
+                    at: now,
+                },
+            )
+            .await?;
+            tx.commit().await.map_err(db_err)?;
+            expired += 1;
+        }
+        Ok(expired)
+    }
+
+    async fn refund_reservation(
+        &self,
+        id: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<Reservation, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE reservations SET status = 'refunded' WHERE id = $1 AND status = 'orphaned'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            let r = self.get_reservation(id).await?;
+            return Err(StoreError::Conflict(format!(
+                "reservation {id} is {}, only orphaned reservations can be refunded",
+                r.status.as_str()
+            )));
+        }
+        let row = sqlx::query("SELECT * FROM reservations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let r = reservation(&row).map_err(db_err)?;
+        let cost = r.cost.unwrap_or(0);
+        sqlx::query("UPDATE grants SET spent = spent - $1 WHERE id = $2")
+            .bind(cost)
+            .bind(&r.grant_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let caps = caps_of(&mut tx, &r.id).await?;
+        move_caps(&mut tx, &caps, -cost).await?;
+        let g = grant_in(&mut tx, &r.grant_id).await?;
+        append(
+            &mut tx,
+            Entry {
+                kind: EntryKind::Refund,
+                grant_id: &g.id,
+                programme_id: &g.programme_id,
+                org_id: &g.org_id,
+                reservation_id: Some(&r.id),
+                request_id: Some(&r.request_id),
+                d_amount: 0,
+                d_spent: -cost,
+                d_reserved: 0,
+                actor: Some(actor),
+                at: now,
+            },
+        )
+        .await?;
+        return_released(&mut tx, &g, cost, Some(&r.id), now).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(r)
+    }
+
+    async fn get_reservation(&self, id: &str) -> Result<Reservation, StoreError> {
+        let row = sqlx::query("SELECT * FROM reservations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("reservation {id}")))?;
+        reservation(&row).map_err(db_err)
+    }
+
+    async fn list_reservations(
+        &self,
+        status: Option<ReservationStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Reservation>, StoreError> {
+        let size = page.size();
+        let rows = sqlx::query(
+            "SELECT * FROM reservations WHERE id > $1 AND ($2 = '' OR status = $2) ORDER BY id LIMIT $3",
+        )
+        .bind(page.after.clone().unwrap_or_default())
+        .bind(status.map(|s| s.as_str()).unwrap_or_default())
+        .bind(i64::from(size) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        page_of(rows, size, reservation)
+    }
+
+    async fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
+        let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut mismatches = Vec::new();
+        let rows = sqlx::query(
+            "SELECT g.id, g.amount, g.spent, g.reserved, \
+             CAST(COALESCE(SUM(l.d_amount), 0) AS BIGINT) AS la, \
+             CAST(COALESCE(SUM(l.d_spent), 0) AS BIGINT) AS ls, \
+             CAST(COALESCE(SUM(l.d_reserved), 0) AS BIGINT) AS lr \
+             FROM grants g LEFT JOIN ledger_entries l ON l.grant_id = g.id \
+             GROUP BY g.id, g.amount, g.spent, g.reserved ORDER BY g.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(db_err)?;
+            let get = |c: &str| row.try_get::<i64, _>(c).map_err(db_err);
+            let (amount, spent, reserved) = (get("amount")?, get("spent")?, get("reserved")?);
+            for (what, stored, derived) in [
+                ("amount", amount, get("la")?),
+                ("spent", spent, get("ls")?),
+                ("reserved", reserved, get("lr")?),
+            ] {
+                if stored != derived {
+                    mismatches.push(format!(
+                        "grant {id}: {what} is {stored} but the ledger gives {derived}"
+                    ));
+                }
+            }
+            if spent < 0 || reserved < 0 || spent + reserved > amount {
+                mismatches.push(format!(
+                    "grant {id}: spent {spent} + reserved {reserved} exceeds amount {amount}"
+                ));
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT g.id, g.reserved, g.spent, \
+             CAST(COALESCE(SUM(CASE WHEN r.status = 'held' THEN r.amount ELSE 0 END), 0) AS BIGINT) AS held, \
+             CAST(COALESCE(SUM(CASE WHEN r.status IN ('settled', 'orphaned') THEN r.cost ELSE 0 END), 0) AS BIGINT) AS charged \
+             FROM grants g LEFT JOIN reservations r ON r.grant_id = g.id \
+             GROUP BY g.id, g.reserved, g.spent ORDER BY g.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(db_err)?;
+            let get = |c: &str| row.try_get::<i64, _>(c).map_err(db_err);
+            if get("reserved")? != get("held")? {
+                mismatches.push(format!(
+                    "grant {id}: reserved {} but held reservations total {}",
+                    get("reserved")?,
+                    get("held")?
+                ));
+            }
+            if get("spent")? != get("charged")? {
+                mismatches.push(format!(
+                    "grant {id}: spent {} but settled reservations total {}",
+                    get("spent")?,
+                    get("charged")?
+                ));
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT p.id, p.budget, p.allocated, CAST(COALESCE(SUM(g.amount), 0) AS BIGINT) AS granted \
+             FROM programmes p LEFT JOIN grants g ON g.programme_id = p.id \
+             GROUP BY p.id, p.budget, p.allocated ORDER BY p.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for row in &rows {
+            let id: String = row.try_get("id").map_err(db_err)?;
+            let get = |c: &str| row.try_get::<i64, _>(c).map_err(db_err);
+            let (budget, allocated, granted) = (get("budget")?, get("allocated")?, get("granted")?);
+            if allocated != granted {
+                mismatches.push(format!(
+                    "programme {id}: allocated {allocated} but its grants total {granted}"
+                ));
+            }
+            if granted > budget {
+                mismatches.push(format!(
+                    "programme {id}: grants total {granted}, over the budget of {budget}"
+                ));
+            }
+        }
+        Ok(LedgerReport {
+            ok: mismatches.is_empty(),
+            entries,
+            mismatches,
+        })
+    }
+
+    async fn provider_lines(&self, from: i64, to: i64) -> Result<Vec<ProviderLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT provider, upstream_model, model, COUNT(*) AS requests, \
+             CAST(SUM(prompt_tokens) AS BIGINT) AS pt, CAST(SUM(completion_tokens) AS BIGINT) AS ct, \
+             CAST(SUM(cost) AS BIGINT) AS cost, \
+             CAST(SUM(CASE WHEN grant_id IS NULL THEN 0 ELSE cost END) AS BIGINT) AS paid \
+             FROM usage_records WHERE created_at >= $1 AND created_at < $2 AND provider IS NOT NULL \
+             AND (prompt_tokens > 0 OR completion_tokens > 0) \
+             GROUP BY provider, upstream_model, model ORDER BY provider, upstream_model, model",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProviderLine {
+                    provider: r.try_get("provider")?,
+                    upstream_model: r
+                        .try_get::<Option<String>, _>("upstream_model")?
+                        .unwrap_or_default(),
+                    model: r.try_get("model")?,
+                    requests: r.try_get("requests")?,
+                    prompt_tokens: r.try_get("pt")?,
+                    completion_tokens: r.try_get("ct")?,
+                    cost: r.try_get("cost")?,
+                    paid_by_grants: r.try_get("paid")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn org_lines(
+        &self,
+        org_id: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<OrgLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, grant_id, project_id, model, COUNT(*) AS requests, \
+             CAST(SUM(prompt_tokens) AS BIGINT) AS pt, CAST(SUM(completion_tokens) AS BIGINT) AS ct, \
+             CAST(SUM(cost) AS BIGINT) AS cost \
+             FROM usage_records WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR org_id = $3) \
+             AND (prompt_tokens > 0 OR completion_tokens > 0) \
+             GROUP BY org_id, grant_id, project_id, model ORDER BY org_id, grant_id, project_id, model",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(org_id.unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OrgLine {
+                    org_id: r.try_get("org_id")?,
+                    grant_id: r.try_get("grant_id")?,
+                    project_id: r.try_get("project_id")?,
+                    model: r.try_get("model")?,
+                    requests: r.try_get("requests")?,
+                    prompt_tokens: r.try_get("pt")?,
+                    completion_tokens: r.try_get("ct")?,
+                    cost: r.try_get("cost")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn ledger_totals(
+        &self,
+        org_id: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Result<LedgerTotals, StoreError> {
+        let org_clause = if org_id.is_some() {
+            " AND l.org_id = $3"
+        } else {
+            ""
+        };
+        let settled = self
+            .sum(
+                &format!(
+                    "SELECT CAST(COALESCE(SUM(l.d_spent), 0) AS BIGINT) FROM ledger_entries l \
+                     JOIN usage_records u ON u.request_id = l.request_id \
+                     WHERE l.kind = 'settle' AND u.created_at >= $1 AND u.created_at < $2{org_clause}"
+                ),
+                &[from, to],
+                org_id,
+            )
+            .await?;
+        let of_kind = |kind: &str| {
+            format!(
+                "SELECT CAST(COALESCE(SUM(l.d_spent), 0) AS BIGINT) FROM ledger_entries l \
+                 WHERE l.kind = '{kind}' AND l.created_at >= $1 AND l.created_at < $2{org_clause}"
+            )
+        };
+        let orphaned = self.sum(&of_kind("expire"), &[from, to], org_id).await?;
+        let refunded = -self.sum(&of_kind("refund"), &[from, to], org_id).await?;
+        Ok(LedgerTotals {
+            settled,
+            orphaned,
+            refunded,
+        })
+    }
+}
