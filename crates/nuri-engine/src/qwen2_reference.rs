@@ -49,7 +49,7 @@ fn tensor(values: Vec<f32>, shape: &[usize]) -> QTensor {
 /// Writes the tiny model: Qwen2's tensor names, Q/K/V biases, grouped KV heads, an untied
 /// output matrix.
 fn write_tiny_qwen2(path: &Path) {
-    let mut rng = Lcg(0x5eed_0f_0a_12);
+    let mut rng = Lcg(0x5eed_0f0a);
     let head_dim = EMBD / HEADS;
     let kv = KV_HEADS * head_dim;
     let mut tensors: Vec<(String, QTensor)> = vec![
