@@ -7,6 +7,7 @@ free ports, an operator token, and an organisation, project and key.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -146,6 +147,7 @@ routes = [{ provider = "builtin", model = "local-embed" }]
             proc.kill()
         mock.terminate()
         mock.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture
