@@ -1,11 +1,13 @@
 """Starts a real `nuri` (and the test kit's mock upstream) for the official `openai` SDK tests.
 
-NURI_BIN and MOCK_BIN point at the built binaries (scripts/test sets them). Each session gets a
-fresh data folder, free ports, an operator token, and an organisation, project and key.
+NURI_BIN, MOCK_BIN and PROVIDER_MOCK_BIN point at the built binaries (scripts/test sets them;
+the defaults are the debug builds in CARGO_TARGET_DIR). Each session gets a fresh data folder,
+free ports, an operator token, and an organisation, project and key.
 """
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -18,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.expanduser("~"), ".cache", "nuri", "target"))
 NURI_BIN = os.environ.get("NURI_BIN", os.path.join(TARGET, "debug", "nuri"))
 MOCK_BIN = os.environ.get("MOCK_BIN", os.path.join(TARGET, "debug", "nuri-mock-upstream"))
+PROVIDER_MOCK_BIN = os.environ.get("PROVIDER_MOCK_BIN", os.path.join(TARGET, "debug", "nuri-provider-mock"))
 MODELS_DIR = os.environ.get("NURI_MODELS_DIR", os.path.join(ROOT, "models"))
 ADMIN = "py-test-operator-token"
 
@@ -37,6 +40,36 @@ def wait_http(url, timeout=60):
         except Exception:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
+
+
+def start_provider_mock(kind):
+    """Starts `nuri-provider-mock --kind KIND` on a free port; returns (process, base_url)."""
+    proc = subprocess.Popen([PROVIDER_MOCK_BIN, "--kind", kind], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline().split()
+    if len(line) != 2 or line[0] != kind:
+        proc.kill()
+        raise RuntimeError(f"nuri-provider-mock --kind {kind} did not start (printed {line!r})")
+    return proc, line[1]
+
+
+def stop(proc, timeout=20):
+    """Terminates a child process, killing it if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def setup_tenant(base):
+    """Creates an organisation with a grant of credits, a project and an API key through the
+    admin API; returns the key."""
+    org = admin(base, "POST", "/admin/v1/orgs", {"name": "py"})
+    programme = admin(base, "POST", "/admin/v1/programmes", {"name": "py", "sponsor": "tests", "budget": 10**12})
+    admin(base, "POST", f"/admin/v1/programmes/{programme['id']}/grants", {"org_id": org["id"], "amount": 10**12})
+    project = admin(base, "POST", f"/admin/v1/orgs/{org['id']}/projects", {"name": "sdk"})
+    return admin(base, "POST", f"/admin/v1/projects/{project['id']}/keys", {"name": "sdk"})["key"]
 
 
 def have_local_models():
@@ -105,12 +138,7 @@ routes = [{ provider = "builtin", model = "local-embed" }]
     try:
         wait_http(f"http://127.0.0.1:{mock_port}/v1/models")
         wait_http(base + "/healthz", timeout=120)
-        org = admin(base, "POST", "/admin/v1/orgs", {"name": "py"})
-        programme = admin(base, "POST", "/admin/v1/programmes", {"name": "py", "sponsor": "tests", "budget": 10**12})
-        admin(base, "POST", f"/admin/v1/programmes/{programme['id']}/grants", {"org_id": org["id"], "amount": 10**12})
-        project = admin(base, "POST", f"/admin/v1/orgs/{org['id']}/projects", {"name": "sdk"})
-        key = admin(base, "POST", f"/admin/v1/projects/{project['id']}/keys", {"name": "sdk"})
-        yield {"base": base, "key": key["key"], "local": local, "log": os.path.join(tmp, "nuri.log")}
+        yield {"base": base, "key": setup_tenant(base), "local": local, "log": os.path.join(tmp, "nuri.log")}
     finally:
         proc.terminate()
         try:
@@ -119,6 +147,7 @@ routes = [{ provider = "builtin", model = "local-embed" }]
             proc.kill()
         mock.terminate()
         mock.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture

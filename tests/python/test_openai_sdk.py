@@ -123,3 +123,23 @@ def test_no_grant_is_insufficient_quota_and_balance_shows_credit(client, nuri):
     assert balance["granted"] == 10**12
     assert balance["remaining"] == balance["granted"] - balance["spent"] - balance["reserved"]
     assert balance["spent"] + balance["reserved"] > 0
+
+
+def test_local_max_tokens_capped_note_plain_and_streamed(client, nuri):
+    """A `max_tokens` beyond the context window is capped; the bound used is reported as
+    `max_tokens_capped_to` on the answer and on a stream's first chunk (an extra field the SDK
+    keeps in `model_extra`)."""
+    if not nuri["local"]:
+        pytest.skip("built-in models not installed (run scripts/setup)")
+    ask = dict(model="local-chat", messages=[{"role": "user", "content": "What is the capital of France?"}], temperature=0, max_tokens=100_000, stop=["."])
+    r = client.chat.completions.create(**ask)
+    capped = (r.model_extra or {}).get("max_tokens_capped_to")
+    assert isinstance(capped, int) and 0 < capped < 100_000
+    chunks = list(client.chat.completions.create(**ask, stream=True))
+    assert (chunks[0].model_extra or {}).get("max_tokens_capped_to") == capped
+    assert all("max_tokens_capped_to" not in (c.model_extra or {}) for c in chunks[1:])
+    # A bound that fits is not capped, and nothing is reported.
+    small = dict(ask, max_tokens=8)
+    assert "max_tokens_capped_to" not in (client.chat.completions.create(**small).model_extra or {})
+    first = next(iter(client.chat.completions.create(**small, stream=True)))
+    assert "max_tokens_capped_to" not in (first.model_extra or {})

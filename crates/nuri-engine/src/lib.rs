@@ -20,6 +20,8 @@ mod gguf;
 mod linear;
 mod model;
 mod quantize;
+#[cfg(test)]
+mod qwen2_reference;
 mod request;
 mod sampler;
 mod scheduler;

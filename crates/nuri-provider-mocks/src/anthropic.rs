@@ -3,8 +3,6 @@
 //! with `event:` + `data:` lines, `ping` events and `message_stop`, error bodies
 //! `{"type":"error","error":{…}}` with `request-id` and `anthropic-ratelimit-*` headers.
 
-use std::sync::{Arc, Mutex};
-
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -18,13 +16,16 @@ use crate::{
 
 const REQUEST_ID: (&str, &str) = ("request-id", "req_018EeWyXxfu5pfWkrYcMdjWG");
 
-/// Starts the mock.
+/// Starts the mock on a free port of `127.0.0.1`.
 pub async fn start() -> std::io::Result<MockServer> {
-    let log: Log = Arc::new(Mutex::new(Vec::new()));
-    let router = axum::Router::new()
+    MockServer::bind(crate::Kind::Anthropic).await
+}
+
+/// The mock's routes, recording every request into `log`.
+pub(crate) fn router(log: Log) -> axum::Router {
+    axum::Router::new()
         .route("/v1/messages", post(handle))
-        .with_state(log.clone());
-    MockServer::serve(router, log).await
+        .with_state(log)
 }
 
 fn error(status: u16, kind: &str, message: &str, extra: &[(&str, &str)]) -> Response {

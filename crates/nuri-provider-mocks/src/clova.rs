@@ -5,8 +5,6 @@
 //! without, as CLOVA's own docs show), `token` → `result` → `signal`. Rejects a second system
 //! message, `maxTokens` with `maxCompletionTokens`, and temperatures outside CLOVA's range.
 
-use std::sync::{Arc, Mutex};
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -18,17 +16,20 @@ use crate::{
     json_response, record, scenario, sse_response, strings, Log, MockServer, Summary, MOCK_KEY,
 };
 
-/// Starts the mock.
+/// Starts the mock on a free port of `127.0.0.1`.
 pub async fn start() -> std::io::Result<MockServer> {
-    let log: Log = Arc::new(Mutex::new(Vec::new()));
-    let router = axum::Router::new()
+    MockServer::bind(crate::Kind::Clova).await
+}
+
+/// The mock's routes, recording every request into `log`.
+pub(crate) fn router(log: Log) -> axum::Router {
+    axum::Router::new()
         .route("/{version}/chat-completions/{model}", post(handle))
         .route(
             "/{app}/{version}/chat-completions/{model}",
             post(handle_app),
         )
-        .with_state(log.clone());
-    MockServer::serve(router, log).await
+        .with_state(log)
 }
 
 fn status(http: u16, code: &str, message: &str, headers: &[(&str, &str)]) -> Response {

@@ -3,8 +3,6 @@
 //! `:batchEmbedContents`; the key comes in `x-goog-api-key` (or `?key=`); a wrong key is a 400
 //! `API_KEY_INVALID`; `role: "assistant"` is rejected; 429 bodies carry `RetryInfo`.
 
-use std::sync::{Arc, Mutex};
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -16,13 +14,16 @@ use crate::{
     json_response, record, scenario, sse_response, strings, Log, MockServer, Summary, MOCK_KEY,
 };
 
-/// Starts the mock.
+/// Starts the mock on a free port of `127.0.0.1`.
 pub async fn start() -> std::io::Result<MockServer> {
-    let log: Log = Arc::new(Mutex::new(Vec::new()));
-    let router = axum::Router::new()
+    MockServer::bind(crate::Kind::Gemini).await
+}
+
+/// The mock's routes, recording every request into `log`.
+pub(crate) fn router(log: Log) -> axum::Router {
+    axum::Router::new()
         .route("/v1beta/models/{target}", post(handle))
-        .with_state(log.clone());
-    MockServer::serve(router, log).await
+        .with_state(log)
 }
 
 fn error(code: u16, status: &str, message: &str, details: Value) -> Response {

@@ -7,6 +7,8 @@
 //! The answer is chosen by the requested model name, one of the [`scenario`] constants, so the
 //! same conformance case drives every provider. Every stream event is written in two pieces
 //! split at a byte midpoint, so multibyte characters and lines arrive across TCP writes.
+//!
+//! The `nuri-provider-mock` binary serves one mock on a chosen address (see docs/providers.md).
 
 pub mod anthropic;
 pub mod clova;
@@ -86,12 +88,60 @@ pub struct MockServer {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// Which provider a mock imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini.
+    Gemini,
+    /// Naver CLOVA Studio (v3 and v1 on the same server).
+    Clova,
+}
+
+impl Kind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [Kind; 3] = [Kind::Anthropic, Kind::Gemini, Kind::Clova];
+
+    /// The kind's name as Nuri's config spells it (`anthropic`, `gemini`, `clova`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Anthropic => "anthropic",
+            Kind::Gemini => "gemini",
+            Kind::Clova => "clova",
+        }
+    }
+
+    /// The kind named `name` (as [`Kind::name`] spells it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    fn router(self, log: Log) -> axum::Router {
+        match self {
+            Kind::Anthropic => anthropic::router(log),
+            Kind::Gemini => gemini::router(log),
+            Kind::Clova => clova::router(log),
+        }
+    }
+}
+
+/// The most requests a mock remembers; older ones are forgotten so a long-running mock
+/// (the `nuri-provider-mock` binary) does not grow without bound.
+pub const MAX_RECORDED: usize = 1024;
+
 impl MockServer {
-    async fn serve(
-        router: axum::Router,
-        requests: Arc<Mutex<Vec<Recorded>>>,
-    ) -> std::io::Result<Self> {
+    /// Starts a mock of `kind` on a free port of `127.0.0.1`.
+    pub async fn bind(kind: Kind) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::serve_on(kind, listener)
+    }
+
+    /// Starts a mock of `kind` on an already bound listener (the task runs until the server
+    /// is dropped).
+    pub fn serve_on(kind: Kind, listener: tokio::net::TcpListener) -> std::io::Result<Self> {
+        let requests: Log = Arc::new(Mutex::new(Vec::new()));
+        let router = kind.router(requests.clone());
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -131,6 +181,9 @@ pub(crate) fn record(
 ) -> Value {
     let json = serde_json::from_slice(body).unwrap_or(Value::Null);
     if let Ok(mut l) = log.lock() {
+        if l.len() >= MAX_RECORDED {
+            l.remove(0);
+        }
         l.push(Recorded {
             path: path.to_owned(),
             query,

@@ -216,10 +216,12 @@ impl Provider for LocalProvider {
             }));
         }
         let chunks = Chunks::new(request.model.clone());
-        let head = futures::stream::once({
-            let c = chunks.role();
-            async move { Ok(c) }
-        });
+        let mut first = chunks.role();
+        // The same note as on a whole answer, on the first chunk; SDKs ignore unknown fields.
+        if let Some(c) = capped {
+            first.extra.insert("max_tokens_capped_to".into(), json!(c));
+        }
+        let head = futures::stream::once(async move { Ok(first) });
         let body = tokio_stream_of(generation.events).flat_map(move |event| {
             let items: Vec<Result<_, ProviderError>> = match event {
                 GenerationEvent::Text(t) => vec![Ok(chunks.content(t))],
