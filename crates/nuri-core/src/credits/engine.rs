@@ -501,7 +501,8 @@ mod tests {
         );
         assert_eq!(
             candidates(&grants, &model("m", &["b"]), 10, 100),
-            vec!["only-b", "ok"]
+            vec!["ok", "only-b"],
+            "same expiry: by creation, then id"
         );
     }
 }
