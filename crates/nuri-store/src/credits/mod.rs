@@ -13,6 +13,8 @@ use nuri_core::store::{Page, PageRequest, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+mod batch;
+
 use crate::connect::{db_err, SqlStore};
 use crate::tenancy::page_of;
 
@@ -91,25 +93,61 @@ struct Entry<'a> {
 }
 
 async fn append(tx: &mut Transaction<'_, Any>, e: Entry<'_>) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO ledger_entries (kind, grant_id, programme_id, org_id, reservation_id, request_id, \
-         d_amount, d_spent, d_reserved, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(e.kind.as_str())
-    .bind(e.grant_id)
-    .bind(e.programme_id)
-    .bind(e.org_id)
-    .bind(e.reservation_id)
-    .bind(e.request_id)
-    .bind(e.d_amount)
-    .bind(e.d_spent)
-    .bind(e.d_reserved)
-    .bind(e.actor)
-    .bind(e.at)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
+    append_many(tx, &[e]).await
+}
+
+/// Rows per multi-row `INSERT` (11 values each stays far below both backends' bind limits).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Appends entries with as few multi-row `INSERT`s as fit.
+async fn append_many(
+    tx: &mut Transaction<'_, Any>,
+    entries: &[Entry<'_>],
+) -> Result<(), StoreError> {
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO ledger_entries (kind, grant_id, programme_id, org_id, reservation_id, request_id, \
+             d_amount, d_spent, d_reserved, actor, created_at) VALUES ",
+        );
+        sql.push_str(&placeholders(chunk.len(), 11));
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(e.kind.as_str())
+                .bind(e.grant_id)
+                .bind(e.programme_id)
+                .bind(e.org_id)
+                .bind(e.reservation_id)
+                .bind(e.request_id)
+                .bind(e.d_amount)
+                .bind(e.d_spent)
+                .bind(e.d_reserved)
+                .bind(e.actor)
+                .bind(e.at);
+        }
+        q.execute(&mut **tx).await.map_err(db_err)?;
+    }
     Ok(())
+}
+
+/// `($1, $2, …), ($k, …), …` for `rows` rows of `cols` values.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
 }
 
 async fn grant_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<Grant, StoreError> {
@@ -261,143 +299,6 @@ async fn charge_caps(
 }
 
 impl SqlStore {
-    async fn settle_one(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        s: &SettleRequest,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE reservations SET status = 'settled', cost = CASE WHEN $1 < amount THEN $1 ELSE amount END, \
-             settled_at = $2 WHERE id = $3 AND status = 'held'",
-        )
-        .bind(s.cost.max(0))
-        .bind(s.now)
-        .bind(&s.reservation_id)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Ok(()); // already settled or orphaned: idempotent
-        }
-        let row = sqlx::query("SELECT * FROM reservations WHERE id = $1")
-            .bind(&s.reservation_id)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_err)?;
-        let r = reservation(&row).map_err(db_err)?;
-        let cost = r.cost.unwrap_or(0);
-        sqlx::query("UPDATE grants SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3")
-            .bind(r.amount)
-            .bind(cost)
-            .bind(&r.grant_id)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-        let caps = caps_of(tx, &r.id).await?;
-        move_caps(tx, &caps, cost - r.amount).await?;
-        let g = grant_in(tx, &r.grant_id).await?;
-        append(
-            tx,
-            Entry {
-                kind: EntryKind::Settle,
-                grant_id: &g.id,
-                programme_id: &g.programme_id,
-                org_id: &g.org_id,
-                reservation_id: Some(&r.id),
-                request_id: Some(&r.request_id),
-                d_amount: 0,
-                d_spent: cost,
-                d_reserved: -r.amount,
-                actor: None,
-                at: s.now,
-            },
-        )
-        .await?;
-        return_released(tx, &g, r.amount - cost, None, s.now).await
-    }
-
-    async fn reserve_one(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        r: &ReserveRequest,
-    ) -> Result<ReserveOutcome, StoreError> {
-        if let Some(cap) = charge_caps(tx, &r.caps, r.amount).await? {
-            return Ok(ReserveOutcome::CapReached(cap));
-        }
-        let caps: Vec<(&str, &str)> = r
-            .caps
-            .iter()
-            .map(|c| (c.subject.as_str(), c.period.as_str()))
-            .collect();
-        let caps_json = (!caps.is_empty())
-            .then(|| serde_json::to_string(&caps).unwrap_or_else(|_| "[]".into()));
-        for grant_id in &r.grants {
-            let done = sqlx::query(
-                "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
-                 AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) AND amount - spent - reserved >= $1",
-            )
-            .bind(r.amount)
-            .bind(grant_id)
-            .bind(&r.org_id)
-            .bind(r.now)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
-                 status, expires_at, created_at, caps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9, $10, $11)",
-            )
-            .bind(&r.id)
-            .bind(&r.request_id)
-            .bind(grant_id)
-            .bind(&r.org_id)
-            .bind(&r.project_id)
-            .bind(&r.key_id)
-            .bind(&r.model)
-            .bind(r.amount)
-            .bind(r.expires_at)
-            .bind(r.now)
-            .bind(caps_json.as_deref())
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-            let programme_id: String =
-                sqlx::query_scalar("SELECT programme_id FROM grants WHERE id = $1")
-                    .bind(grant_id)
-                    .fetch_one(&mut **tx)
-                    .await
-                    .map_err(db_err)?;
-            append(
-                tx,
-                Entry {
-                    kind: EntryKind::Reserve,
-                    grant_id,
-                    programme_id: &programme_id,
-                    org_id: &r.org_id,
-                    reservation_id: Some(&r.id),
-                    request_id: Some(&r.request_id),
-                    d_amount: 0,
-                    d_spent: 0,
-                    d_reserved: r.amount,
-                    actor: None,
-                    at: r.now,
-                },
-            )
-            .await?;
-            return Ok(ReserveOutcome::Reserved(grant_id.clone()));
-        }
-        let charged: Vec<(String, String)> = r
-            .caps
-            .iter()
-            .map(|c| (c.subject.clone(), c.period.clone()))
-            .collect();
-        move_caps(tx, &charged, -r.amount).await?;
-        Ok(ReserveOutcome::NoGrant)
-    }
-
     async fn sum(&self, sql: &str, binds: &[i64], org: Option<&str>) -> Result<i64, StoreError> {
         let mut q = sqlx::query_scalar::<_, i64>(sql);
         for b in binds {
@@ -639,19 +540,14 @@ impl CreditStore for SqlStore {
 
     async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<ReserveOutcome>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let mut out = Vec::with_capacity(batch.len());
-        for r in batch {
-            out.push(self.reserve_one(&mut tx, r).await?);
-        }
+        let out = batch::reserve(&mut tx, batch).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }
 
     async fn settle(&self, batch: &[SettleRequest]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        for s in batch {
-            self.settle_one(&mut tx, s).await?;
-        }
+        batch::settle(&mut tx, batch).await?;
         tx.commit().await.map_err(db_err)
     }
 

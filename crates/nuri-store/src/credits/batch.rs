@@ -1,0 +1,228 @@
+//! The hot path: a writer's batch of reservations or settlements in one transaction. Each
+//! reservation is still its own conditional `UPDATE` of its grant (and caps); what can be
+//! shared is: the reservation rows and ledger entries go in multi-row `INSERT`s, and a batch's
+//! settlements update each grant once, in grant-id order (so replicas lock rows in one order).
+
+use std::collections::BTreeMap;
+
+use nuri_core::credits::{EntryKind, ReserveOutcome, ReserveRequest, SettleRequest};
+use nuri_core::store::StoreError;
+use sqlx::{Any, Row, Transaction};
+
+use super::{
+    append_many, caps_of, charge_caps, grant_in, move_caps, placeholders, return_released, Entry,
+    ROWS_PER_INSERT,
+};
+use crate::connect::db_err;
+
+/// A reservation that found its grant.
+struct Held<'a> {
+    request: &'a ReserveRequest,
+    grant_id: String,
+    programme_id: String,
+    caps: Option<String>,
+}
+
+/// Reserves each request in order; see `CreditStore::reserve`.
+pub(super) async fn reserve(
+    tx: &mut Transaction<'_, Any>,
+    batch: &[ReserveRequest],
+) -> Result<Vec<ReserveOutcome>, StoreError> {
+    let mut out = Vec::with_capacity(batch.len());
+    let mut held = Vec::with_capacity(batch.len());
+    for r in batch {
+        if let Some(cap) = charge_caps(tx, &r.caps, r.amount).await? {
+            out.push(ReserveOutcome::CapReached(cap));
+            continue;
+        }
+        let mut found = None;
+        for grant_id in &r.grants {
+            let row = sqlx::query(
+                "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
+                 AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) AND amount - spent - reserved >= $1 \
+                 RETURNING programme_id",
+            )
+            .bind(r.amount)
+            .bind(grant_id)
+            .bind(&r.org_id)
+            .bind(r.now)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?;
+            if let Some(row) = row {
+                found = Some((
+                    grant_id.clone(),
+                    row.try_get::<String, _>(0).map_err(db_err)?,
+                ));
+                break;
+            }
+        }
+        let caps: Vec<(String, String)> = r
+            .caps
+            .iter()
+            .map(|c| (c.subject.clone(), c.period.clone()))
+            .collect();
+        match found {
+            Some((grant_id, programme_id)) => {
+                out.push(ReserveOutcome::Reserved(grant_id.clone()));
+                held.push(Held {
+                    request: r,
+                    grant_id,
+                    programme_id,
+                    caps: (!caps.is_empty())
+                        .then(|| serde_json::to_string(&caps).unwrap_or_else(|_| "[]".into())),
+                });
+            }
+            None => {
+                move_caps(tx, &caps, -r.amount).await?;
+                out.push(ReserveOutcome::NoGrant);
+            }
+        }
+    }
+    insert_reservations(tx, &held).await?;
+    let entries: Vec<Entry<'_>> = held
+        .iter()
+        .map(|h| Entry {
+            kind: EntryKind::Reserve,
+            grant_id: &h.grant_id,
+            programme_id: &h.programme_id,
+            org_id: &h.request.org_id,
+            reservation_id: Some(&h.request.id),
+            request_id: Some(&h.request.request_id),
+            d_amount: 0,
+            d_spent: 0,
+            d_reserved: h.request.amount,
+            actor: None,
+            at: h.request.now,
+        })
+        .collect();
+    append_many(tx, &entries).await?;
+    Ok(out)
+}
+
+async fn insert_reservations(
+    tx: &mut Transaction<'_, Any>,
+    held: &[Held<'_>],
+) -> Result<(), StoreError> {
+    for chunk in held.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
+             status, expires_at, created_at, caps) VALUES {}",
+            placeholders(chunk.len(), 12)
+        );
+        let mut q = sqlx::query(&sql);
+        for h in chunk {
+            let r = h.request;
+            q = q
+                .bind(&r.id)
+                .bind(&r.request_id)
+                .bind(&h.grant_id)
+                .bind(&r.org_id)
+                .bind(&r.project_id)
+                .bind(&r.key_id)
+                .bind(&r.model)
+                .bind(r.amount)
+                .bind("held")
+                .bind(r.expires_at)
+                .bind(r.now)
+                .bind(h.caps.as_deref());
+        }
+        q.execute(&mut **tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// A settled reservation.
+struct Settled {
+    id: String,
+    request_id: String,
+    amount: i64,
+    cost: i64,
+    now: i64,
+}
+
+/// Settles each held reservation; see `CreditStore::settle`.
+pub(super) async fn settle(
+    tx: &mut Transaction<'_, Any>,
+    batch: &[SettleRequest],
+) -> Result<(), StoreError> {
+    let mut by_grant: BTreeMap<String, Vec<Settled>> = BTreeMap::new();
+    for s in batch {
+        let row = sqlx::query(
+            "UPDATE reservations SET status = 'settled', cost = CASE WHEN $1 < amount THEN $1 ELSE amount END, \
+             settled_at = $2 WHERE id = $3 AND status = 'held' \
+             RETURNING grant_id, request_id, amount, cost, caps",
+        )
+        .bind(s.cost.max(0))
+        .bind(s.now)
+        .bind(&s.reservation_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else {
+            continue; // already settled or orphaned: idempotent
+        };
+        let get = |i: usize| row.try_get::<i64, _>(i).map_err(db_err);
+        let settled = Settled {
+            id: s.reservation_id.clone(),
+            request_id: row.try_get(1).map_err(db_err)?,
+            amount: get(2)?,
+            cost: get(3)?,
+            now: s.now,
+        };
+        let caps: Option<String> = row.try_get(4).map_err(db_err)?;
+        if caps.is_some() {
+            let caps = caps_of(tx, &settled.id).await?;
+            move_caps(tx, &caps, settled.cost - settled.amount).await?;
+        }
+        let grant_id: String = row.try_get(0).map_err(db_err)?;
+        by_grant.entry(grant_id).or_default().push(settled);
+    }
+    let mut owners = Vec::with_capacity(by_grant.len());
+    for (grant_id, settled) in &by_grant {
+        let held: i64 = settled.iter().map(|s| s.amount).sum();
+        let cost: i64 = settled.iter().map(|s| s.cost).sum();
+        let row = sqlx::query(
+            "UPDATE grants SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3 \
+             RETURNING programme_id, org_id, status",
+        )
+        .bind(held)
+        .bind(cost)
+        .bind(grant_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let programme_id: String = row.try_get(0).map_err(db_err)?;
+        let org_id: String = row.try_get(1).map_err(db_err)?;
+        let status: String = row.try_get(2).map_err(db_err)?;
+        owners.push((grant_id, programme_id, org_id, status == "revoked"));
+    }
+    let mut entries = Vec::with_capacity(batch.len());
+    for (grant_id, programme_id, org_id, _) in &owners {
+        for s in &by_grant[*grant_id] {
+            entries.push(Entry {
+                kind: EntryKind::Settle,
+                grant_id,
+                programme_id,
+                org_id,
+                reservation_id: Some(&s.id),
+                request_id: Some(&s.request_id),
+                d_amount: 0,
+                d_spent: s.cost,
+                d_reserved: -s.amount,
+                actor: None,
+                at: s.now,
+            });
+        }
+    }
+    append_many(tx, &entries).await?;
+    for (grant_id, _, _, revoked) in &owners {
+        if *revoked {
+            let g = grant_in(tx, grant_id).await?;
+            for s in &by_grant[*grant_id] {
+                return_released(tx, &g, s.amount - s.cost, None, s.now).await?;
+            }
+        }
+    }
+    Ok(())
+}
