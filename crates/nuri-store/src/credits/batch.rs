@@ -28,11 +28,42 @@ pub(super) async fn reserve(
     tx: &mut Transaction<'_, Any>,
     batch: &[ReserveRequest],
 ) -> Result<Vec<ReserveOutcome>, StoreError> {
-    let mut out = Vec::with_capacity(batch.len());
+    let mut out: Vec<Option<ReserveOutcome>> = vec![None; batch.len()];
     let mut held = Vec::with_capacity(batch.len());
-    for r in batch {
+    for (grant_id, members) in groups(batch) {
+        let first = &batch[members[0]];
+        let total: i64 = members.iter().map(|&i| batch[i].amount).sum();
+        let row = sqlx::query(
+            "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
+             AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) AND amount - spent - reserved >= $1 \
+             RETURNING programme_id",
+        )
+        .bind(total)
+        .bind(grant_id)
+        .bind(&first.org_id)
+        .bind(first.now)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = row {
+            let programme_id: String = row.try_get(0).map_err(db_err)?;
+            for &i in &members {
+                out[i] = Some(ReserveOutcome::Reserved(grant_id.to_owned()));
+                held.push(Held {
+                    request: &batch[i],
+                    grant_id: grant_id.to_owned(),
+                    programme_id: programme_id.clone(),
+                    caps: None,
+                });
+            }
+        }
+    }
+    for (i, r) in batch.iter().enumerate() {
+        if out[i].is_some() {
+            continue;
+        }
         if let Some(cap) = charge_caps(tx, &r.caps, r.amount).await? {
-            out.push(ReserveOutcome::CapReached(cap));
+            out[i] = Some(ReserveOutcome::CapReached(cap));
             continue;
         }
         let mut found = None;
@@ -64,7 +95,7 @@ pub(super) async fn reserve(
             .collect();
         match found {
             Some((grant_id, programme_id)) => {
-                out.push(ReserveOutcome::Reserved(grant_id.clone()));
+                out[i] = Some(ReserveOutcome::Reserved(grant_id.clone()));
                 held.push(Held {
                     request: r,
                     grant_id,
@@ -75,7 +106,7 @@ pub(super) async fn reserve(
             }
             None => {
                 move_caps(tx, &caps, -r.amount).await?;
-                out.push(ReserveOutcome::NoGrant);
+                out[i] = Some(ReserveOutcome::NoGrant);
             }
         }
     }
@@ -97,7 +128,27 @@ pub(super) async fn reserve(
         })
         .collect();
     append_many(tx, &entries).await?;
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|o| o.unwrap_or(ReserveOutcome::NoGrant))
+        .collect())
+}
+
+/// Requests without spending caps that share their first-choice grant and organisation, in
+/// groups of two or more: each group is first tried as one conditional update of the whole
+/// group's total (all or none); what does not fit goes one by one.
+fn groups(batch: &[ReserveRequest]) -> Vec<(&str, Vec<usize>)> {
+    let mut by_grant: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, r) in batch.iter().enumerate() {
+        if let (true, Some(g)) = (r.caps.is_empty(), r.grants.first()) {
+            by_grant.entry((g, &r.org_id)).or_default().push(i);
+        }
+    }
+    by_grant
+        .into_iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|((g, _), members)| (g, members))
+        .collect()
 }
 
 async fn insert_reservations(
@@ -132,6 +183,9 @@ async fn insert_reservations(
     Ok(())
 }
 
+/// Settlements per `UPDATE` (2 values each).
+const SETTLE_CHUNK: usize = 100;
+
 /// A settled reservation.
 struct Settled {
     id: String,
@@ -147,36 +201,48 @@ pub(super) async fn settle(
     batch: &[SettleRequest],
 ) -> Result<(), StoreError> {
     let mut by_grant: BTreeMap<String, Vec<Settled>> = BTreeMap::new();
-    for s in batch {
-        let row = sqlx::query(
-            "UPDATE reservations SET status = 'settled', cost = CASE WHEN $1 < amount THEN $1 ELSE amount END, \
-             settled_at = $2 WHERE id = $3 AND status = 'held' \
-             RETURNING grant_id, request_id, amount, cost, caps",
-        )
-        .bind(s.cost.max(0))
-        .bind(s.now)
-        .bind(&s.reservation_id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        let Some(row) = row else {
-            continue; // already settled or orphaned: idempotent
-        };
-        let get = |i: usize| row.try_get::<i64, _>(i).map_err(db_err);
-        let settled = Settled {
-            id: s.reservation_id.clone(),
-            request_id: row.try_get(1).map_err(db_err)?,
-            amount: get(2)?,
-            cost: get(3)?,
-            now: s.now,
-        };
-        let caps: Option<String> = row.try_get(4).map_err(db_err)?;
-        if caps.is_some() {
-            let caps = caps_of(tx, &settled.id).await?;
-            move_caps(tx, &caps, settled.cost - settled.amount).await?;
+    let now = batch.iter().map(|s| s.now).max().unwrap_or_default();
+    for chunk in batch.chunks(SETTLE_CHUNK) {
+        // One statement per chunk: each still-held reservation becomes settled at its cost,
+        // never above what it held.
+        let mut cases = String::new();
+        let mut ids = String::new();
+        for k in 0..chunk.len() {
+            let (id, cost) = (2 * k + 2, 2 * k + 3);
+            cases.push_str(&format!(
+                " WHEN ${id} THEN (CASE WHEN ${cost} < amount THEN ${cost} ELSE amount END)"
+            ));
+            if k > 0 {
+                ids.push_str(", ");
+            }
+            ids.push_str(&format!("${id}"));
         }
-        let grant_id: String = row.try_get(0).map_err(db_err)?;
-        by_grant.entry(grant_id).or_default().push(settled);
+        let sql = format!(
+            "UPDATE reservations SET status = 'settled', settled_at = $1, cost = CASE id{cases} END \
+             WHERE id IN ({ids}) AND status = 'held' RETURNING id, grant_id, request_id, amount, cost, caps"
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for s in chunk {
+            q = q.bind(&s.reservation_id).bind(s.cost.max(0));
+        }
+        let rows = q.fetch_all(&mut **tx).await.map_err(db_err)?;
+        for row in rows {
+            let get = |i: usize| row.try_get::<i64, _>(i).map_err(db_err);
+            let settled = Settled {
+                id: row.try_get(0).map_err(db_err)?,
+                request_id: row.try_get(2).map_err(db_err)?,
+                amount: get(3)?,
+                cost: get(4)?,
+                now,
+            };
+            let caps: Option<String> = row.try_get(5).map_err(db_err)?;
+            if caps.is_some() {
+                let caps = caps_of(tx, &settled.id).await?;
+                move_caps(tx, &caps, settled.cost - settled.amount).await?;
+            }
+            let grant_id: String = row.try_get(1).map_err(db_err)?;
+            by_grant.entry(grant_id).or_default().push(settled);
+        }
     }
     let mut owners = Vec::with_capacity(by_grant.len());
     for (grant_id, settled) in &by_grant {
