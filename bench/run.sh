@@ -44,8 +44,9 @@ cleanup() {
   for pid in "${PIDS[@]:-}"; do
     if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   done
-  for pid in "${PIDS[@]:-}"; do
-    if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
+  for pid in "${PIDS[@]:-}"; do # SIGTERM drains; never leave a process behind on the port
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   done
   for d in "${TMP_DIRS[@]:-}"; do
     if [ -n "$d" ]; then rm -rf "$d"; fi

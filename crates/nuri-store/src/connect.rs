@@ -41,6 +41,8 @@ impl StoreOptions {
 #[derive(Clone)]
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
+    /// The hot-path writers' pool: one connection on SQLite, the main pool on PostgreSQL.
+    pub(crate) hot: AnyPool,
     pub(crate) backend: Backend,
 }
 
@@ -92,25 +94,29 @@ impl SqlStore {
         } else {
             "NORMAL"
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite {
-                options.max_connections.min(8)
-            } else {
-                options.max_connections
-            })
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode=WAL").await?;
-                        conn.execute(format!("PRAGMA synchronous={synchronous}").as_str())
-                            .await?;
-                        conn.execute("PRAGMA busy_timeout=10000").await?;
-                        conn.execute("PRAGMA foreign_keys=ON").await?;
-                    }
-                    Ok(())
+        let pool_options = |size: u32| {
+            AnyPoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute("PRAGMA journal_mode=WAL").await?;
+                            conn.execute(format!("PRAGMA synchronous={synchronous}").as_str())
+                                .await?;
+                            conn.execute("PRAGMA busy_timeout=10000").await?;
+                            conn.execute("PRAGMA foreign_keys=ON").await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
+        };
+        let size = if backend == Backend::Sqlite {
+            options.max_connections.min(8)
+        } else {
+            options.max_connections
+        };
+        let pool = pool_options(size)
             .connect_with(connect)
             .await
             .map_err(db_err)?;
@@ -122,11 +128,22 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
-        Ok(Self { pool, backend })
+        // SQLite has one writer at a time, and a connection that finds the write lock taken
+        // sleeps in its busy handler. The hot-path writers (usage batches, credit batches)
+        // therefore share one connection and queue for it instead; PostgreSQL needs no such care.
+        let hot = match backend {
+            Backend::Sqlite => pool_options(1)
+                .connect_with(AnyConnectOptions::from_str(&url).map_err(db_err)?)
+                .await
+                .map_err(db_err)?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Self { pool, hot, backend })
     }
 
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
+        self.hot.close().await;
         self.pool.close().await;
     }
 }

@@ -29,7 +29,7 @@ impl UsageStore for SqlStore {
             "INSERT INTO usage_records ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
              $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) {conflict}"
         );
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.hot.begin().await.map_err(db_err)?;
         for r in records {
             sqlx::query(&sql)
                 .bind(&r.request_id)

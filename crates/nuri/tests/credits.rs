@@ -565,3 +565,57 @@ async fn key_spending_cap_refuses_beyond_the_cap() {
     }
     assert_eq!(statuses, vec![200, 200, 429]);
 }
+
+/// SIGTERM drains the usage and credit writers and exits promptly, with everything written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nuri.db", dir.path().display());
+    let mut c = Cluster::start(1, &url).await;
+    let (key, _, grant_id) = tenant_with_grant(&c, 1_000).await;
+    let res = c
+        .client
+        .post(format!("{}/v1/chat/completions", c.bases[0]))
+        .bearer_auth(&key)
+        .json(&json!({"model": "metered", "max_tokens": 10,
+                      "messages": [{"role": "user", "content": "hi mock:content=4"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let pid = c.procs[0].id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = c.procs[0].try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nuri did not exit within 15 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    // Everything was written before exit: the grant shows the settled charge.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let (spent, reserved): (i64, i64) =
+        sqlx::query_as("SELECT spent, reserved FROM grants WHERE id = $1")
+            .bind(&grant_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((spent, reserved), (4, 0));
+    let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_records WHERE grant_id = $1")
+        .bind(&grant_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(records, 1);
+    pool.close().await;
+}

@@ -539,14 +539,14 @@ impl CreditStore for SqlStore {
     }
 
     async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<ReserveOutcome>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.hot.begin().await.map_err(db_err)?;
         let out = batch::reserve(&mut tx, batch).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }
 
     async fn settle(&self, batch: &[SettleRequest]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.hot.begin().await.map_err(db_err)?;
         batch::settle(&mut tx, batch).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -555,7 +555,7 @@ impl CreditStore for SqlStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.hot.begin().await.map_err(db_err)?;
         for id in ids {
             sqlx::query(
                 "UPDATE reservations SET expires_at = $1 WHERE id = $2 AND status = 'held'",
@@ -575,12 +575,12 @@ impl CreditStore for SqlStore {
         )
         .bind(now)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.hot)
         .await
         .map_err(db_err)?;
         let mut expired = 0;
         for id in ids {
-            let mut tx = self.pool.begin().await.map_err(db_err)?;
+            let mut tx = self.hot.begin().await.map_err(db_err)?;
             let done = sqlx::query(
                 "UPDATE reservations SET status = 'orphaned', cost = amount, settled_at = $1 \
                  WHERE id = $2 AND status = 'held' AND expires_at < $1",

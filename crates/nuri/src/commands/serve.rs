@@ -20,7 +20,10 @@ pub async fn run(config_path: Option<&Path>) -> Result<ExitCode, String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, config = %config.source, database = store_backend(&config), models = config.models.len(), "nuri is listening");
     println!("nuri listening on http://{local}");
-    spawn_reload(config_path.map(Path::to_path_buf), state.gateway.clone());
+    spawn_reload(
+        config_path.map(Path::to_path_buf),
+        std::sync::Arc::downgrade(&state.gateway),
+    );
     spawn_health_checks(std::sync::Arc::downgrade(&state.gateway));
     let app = nuri_http::app(state.clone());
     let listener = listener.tap_io(|tcp| {
@@ -70,7 +73,8 @@ async fn shutdown_signal() {
 }
 
 /// On SIGHUP, re-reads the config and swaps the catalog; requests in flight keep the old one.
-fn spawn_reload(path: Option<PathBuf>, gateway: std::sync::Arc<nuri_core::gateway::Gateway>) {
+/// Holds the gateway weakly, so it never keeps the usage and credit writers from draining.
+fn spawn_reload(path: Option<PathBuf>, gateway: std::sync::Weak<nuri_core::gateway::Gateway>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -85,6 +89,9 @@ fn spawn_reload(path: Option<PathBuf>, gateway: std::sync::Arc<nuri_core::gatewa
                     Ok(Catalog::new(&c, &providers))
                 }) {
                 Ok(catalog) => {
+                    let Some(gateway) = gateway.upgrade() else {
+                        return; // shutting down
+                    };
                     gateway.swap_catalog(catalog);
                     tracing::info!("configuration reloaded");
                 }
