@@ -62,6 +62,26 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// `($1, $2, …), ($k, …), …` for `rows` rows of `cols` values.
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
 impl SqlStore {
     /// Connects, creating the SQLite file (and its folder) if needed, and applies migrations.
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {

@@ -4,13 +4,16 @@ use async_trait::async_trait;
 use nuri_core::store::{Page, StoreError, UsageStore};
 use nuri_core::usage::{UsageFilter, UsageRecord};
 
-use crate::connect::{db_err, Backend, SqlStore};
+use crate::connect::{db_err, placeholders, Backend, SqlStore};
 use crate::rows;
 use crate::tenancy::page_of;
 
 const COLUMNS: &str = "request_id, client_request_id, org_id, project_id, key_id, endpoint, model, provider, \
     upstream_model, prompt_tokens, completion_tokens, usage_estimated, cost, input_price, output_price, \
     grant_id, latency_ms, ttft_ms, status, error_code, stream, created_at";
+
+/// Records per multi-row `INSERT` (22 values each).
+const USAGE_ROWS_PER_INSERT: usize = 64;
 
 fn clamp_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -25,38 +28,40 @@ impl UsageStore for SqlStore {
         let conflict = match self.backend {
             Backend::Sqlite | Backend::Postgres => "ON CONFLICT (request_id) DO NOTHING",
         };
-        let sql = format!(
-            "INSERT INTO usage_records ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) {conflict}"
-        );
         let mut tx = self.hot.begin().await.map_err(db_err)?;
-        for r in records {
-            sqlx::query(&sql)
-                .bind(&r.request_id)
-                .bind(r.client_request_id.as_deref())
-                .bind(&r.org_id)
-                .bind(&r.project_id)
-                .bind(&r.key_id)
-                .bind(&r.endpoint)
-                .bind(&r.model)
-                .bind(r.provider.as_deref())
-                .bind(r.upstream_model.as_deref())
-                .bind(clamp_i64(r.prompt_tokens))
-                .bind(clamp_i64(r.completion_tokens))
-                .bind(i64::from(r.usage_estimated))
-                .bind(r.cost)
-                .bind(r.input_price)
-                .bind(r.output_price)
-                .bind(r.grant_id.as_deref())
-                .bind(r.latency_ms)
-                .bind(r.ttft_ms)
-                .bind(i64::from(r.status))
-                .bind(r.error_code.as_deref())
-                .bind(i64::from(r.stream))
-                .bind(r.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+        // Multi-row inserts: one statement per chunk instead of one per record.
+        for chunk in records.chunks(USAGE_ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO usage_records ({COLUMNS}) VALUES {} {conflict}",
+                placeholders(chunk.len(), 22)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(&r.request_id)
+                    .bind(r.client_request_id.as_deref())
+                    .bind(&r.org_id)
+                    .bind(&r.project_id)
+                    .bind(&r.key_id)
+                    .bind(&r.endpoint)
+                    .bind(&r.model)
+                    .bind(r.provider.as_deref())
+                    .bind(r.upstream_model.as_deref())
+                    .bind(clamp_i64(r.prompt_tokens))
+                    .bind(clamp_i64(r.completion_tokens))
+                    .bind(i64::from(r.usage_estimated))
+                    .bind(r.cost)
+                    .bind(r.input_price)
+                    .bind(r.output_price)
+                    .bind(r.grant_id.as_deref())
+                    .bind(r.latency_ms)
+                    .bind(r.ttft_ms)
+                    .bind(i64::from(r.status))
+                    .bind(r.error_code.as_deref())
+                    .bind(i64::from(r.stream))
+                    .bind(r.created_at);
+            }
+            q.execute(&mut *tx).await.map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())

@@ -10,10 +10,9 @@ use nuri_core::store::StoreError;
 use sqlx::{Any, Row, Transaction};
 
 use super::{
-    append_many, caps_of, charge_caps, grant_in, move_caps, placeholders, return_released, Entry,
-    ROWS_PER_INSERT,
+    append_many, caps_of, charge_caps, grant_in, move_caps, return_released, Entry, ROWS_PER_INSERT,
 };
-use crate::connect::db_err;
+use crate::connect::{db_err, placeholders};
 
 /// A reservation that found its grant.
 struct Held<'a> {

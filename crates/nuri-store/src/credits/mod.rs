@@ -15,7 +15,7 @@ use sqlx::{Any, Row, Transaction};
 
 mod batch;
 
-use crate::connect::{db_err, SqlStore};
+use crate::connect::{db_err, placeholders, SqlStore};
 use crate::tenancy::page_of;
 
 fn list_json(list: &Option<Vec<String>>) -> Option<String> {
@@ -128,26 +128,6 @@ async fn append_many(
         q.execute(&mut **tx).await.map_err(db_err)?;
     }
     Ok(())
-}
-
-/// `($1, $2, …), ($k, …), …` for `rows` rows of `cols` values.
-fn placeholders(rows: usize, cols: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(r * cols + c + 1).to_string());
-        }
-        out.push(')');
-    }
-    out
 }
 
 async fn grant_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<Grant, StoreError> {
