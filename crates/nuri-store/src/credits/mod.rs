@@ -14,6 +14,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 mod batch;
+mod statements;
+mod verify;
 
 use crate::connect::{db_err, placeholders, SqlStore};
 use crate::tenancy::page_of;
@@ -276,19 +278,6 @@ async fn charge_caps(
         charged.push((cap.subject.clone(), cap.period.clone()));
     }
     Ok(None)
-}
-
-impl SqlStore {
-    async fn sum(&self, sql: &str, binds: &[i64], org: Option<&str>) -> Result<i64, StoreError> {
-        let mut q = sqlx::query_scalar::<_, i64>(sql);
-        for b in binds {
-            q = q.bind(*b);
-        }
-        if let Some(o) = org {
-            q = q.bind(o);
-        }
-        q.fetch_one(&self.pool).await.map_err(db_err)
-    }
 }
 
 #[async_trait]
@@ -699,133 +688,11 @@ impl CreditStore for SqlStore {
     }
 
     async fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
-        let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        let mut mismatches = Vec::new();
-        let rows = sqlx::query(
-            "SELECT g.id, g.amount, g.spent, g.reserved, \
-             CAST(COALESCE(SUM(l.d_amount), 0) AS BIGINT) AS la, \
-             CAST(COALESCE(SUM(l.d_spent), 0) AS BIGINT) AS ls, \
-             CAST(COALESCE(SUM(l.d_reserved), 0) AS BIGINT) AS lr \
-             FROM grants g LEFT JOIN ledger_entries l ON l.grant_id = g.id \
-             GROUP BY g.id, g.amount, g.spent, g.reserved ORDER BY g.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        for row in &rows {
-            let id: String = row.try_get("id").map_err(db_err)?;
-            let get = |c: &str| row.try_get::<i64, _>(c).map_err(db_err);
-            let (amount, spent, reserved) = (get("amount")?, get("spent")?, get("reserved")?);
-            for (what, stored, derived) in [
-                ("amount", amount, get("la")?),
-                ("spent", spent, get("ls")?),
-                ("reserved", reserved, get("lr")?),
-            ] {
-                if stored != derived {
-                    mismatches.push(format!(
-                        "grant {id}: {what} is {stored} but the ledger gives {derived}"
-                    ));
-                }
-            }
-            if spent < 0 || reserved < 0 || spent + reserved > amount {
-                mismatches.push(format!(
-                    "grant {id}: spent {spent} + reserved {reserved} exceeds amount {amount}"
-                ));
-            }
-        }
-        let rows = sqlx::query(
-            "SELECT g.id, g.reserved, g.spent, \
-             CAST(COALESCE(SUM(CASE WHEN r.status = 'held' THEN r.amount ELSE 0 END), 0) AS BIGINT) AS held, \
-             CAST(COALESCE(SUM(CASE WHEN r.status IN ('settled', 'orphaned') THEN r.cost ELSE 0 END), 0) AS BIGINT) AS charged \
-             FROM grants g LEFT JOIN reservations r ON r.grant_id = g.id \
-             GROUP BY g.id, g.reserved, g.spent ORDER BY g.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        for row in &rows {
-            let id: String = row.try_get("id").map_err(db_err)?;
-            let get = |c: &str| row.try_get::<i64, _>(c).map_err(db_err);
-            if get("reserved")? != get("held")? {
-                mismatches.push(format!(
-                    "grant {id}: reserved {} but held reservations total {}",
-                    get("reserved")?,
-                    get("held")?
-                ));
-            }
-            if get("spent")? != get("charged")? {
-                mismatches.push(format!(
-                    "grant {id}: spent {} but settled reservations total {}",
-                    get("spent")?,
-                    get("charged")?
-                ));
-            }
-        }
-        let rows = sqlx::query(
-            "SELECT p.id, p.budget, p.allocated, CAST(COALESCE(SUM(g.amount), 0) AS BIGINT) AS granted \
-             FROM programmes p LEFT JOIN grants g ON g.programme_id = p.id \
-             GROUP BY p.id, p.budget, p.allocated ORDER BY p.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        for row in &rows {
-            let id: String = row.try_get("id").map_err(db_err)?;
-            let get = |c: &str| row.try_get::<i64, _>(c).map_err(db_err);
-            let (budget, allocated, granted) = (get("budget")?, get("allocated")?, get("granted")?);
-            if allocated != granted {
-                mismatches.push(format!(
-                    "programme {id}: allocated {allocated} but its grants total {granted}"
-                ));
-            }
-            if granted > budget {
-                mismatches.push(format!(
-                    "programme {id}: grants total {granted}, over the budget of {budget}"
-                ));
-            }
-        }
-        Ok(LedgerReport {
-            ok: mismatches.is_empty(),
-            entries,
-            mismatches,
-        })
+        verify::verify(&self.pool).await
     }
 
     async fn provider_lines(&self, from: i64, to: i64) -> Result<Vec<ProviderLine>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT provider, upstream_model, model, COUNT(*) AS requests, \
-             CAST(SUM(prompt_tokens) AS BIGINT) AS pt, CAST(SUM(completion_tokens) AS BIGINT) AS ct, \
-             CAST(SUM(cost) AS BIGINT) AS cost, \
-             CAST(SUM(CASE WHEN grant_id IS NULL THEN 0 ELSE cost END) AS BIGINT) AS paid \
-             FROM usage_records WHERE created_at >= $1 AND created_at < $2 AND provider IS NOT NULL \
-             AND (prompt_tokens > 0 OR completion_tokens > 0) \
-             GROUP BY provider, upstream_model, model ORDER BY provider, upstream_model, model",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(ProviderLine {
-                    provider: r.try_get("provider")?,
-                    upstream_model: r
-                        .try_get::<Option<String>, _>("upstream_model")?
-                        .unwrap_or_default(),
-                    model: r.try_get("model")?,
-                    requests: r.try_get("requests")?,
-                    prompt_tokens: r.try_get("pt")?,
-                    completion_tokens: r.try_get("ct")?,
-                    cost: r.try_get("cost")?,
-                    paid_by_grants: r.try_get("paid")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)
+        statements::provider_lines(&self.pool, from, to).await
     }
 
     async fn org_lines(
@@ -834,35 +701,7 @@ impl CreditStore for SqlStore {
         from: i64,
         to: i64,
     ) -> Result<Vec<OrgLine>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT org_id, grant_id, project_id, model, COUNT(*) AS requests, \
-             CAST(SUM(prompt_tokens) AS BIGINT) AS pt, CAST(SUM(completion_tokens) AS BIGINT) AS ct, \
-             CAST(SUM(cost) AS BIGINT) AS cost \
-             FROM usage_records WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR org_id = $3) \
-             AND (prompt_tokens > 0 OR completion_tokens > 0) \
-             GROUP BY org_id, grant_id, project_id, model ORDER BY org_id, grant_id, project_id, model",
-        )
-        .bind(from)
-        .bind(to)
-        .bind(org_id.unwrap_or_default())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(OrgLine {
-                    org_id: r.try_get("org_id")?,
-                    grant_id: r.try_get("grant_id")?,
-                    project_id: r.try_get("project_id")?,
-                    model: r.try_get("model")?,
-                    requests: r.try_get("requests")?,
-                    prompt_tokens: r.try_get("pt")?,
-                    completion_tokens: r.try_get("ct")?,
-                    cost: r.try_get("cost")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)
+        statements::org_lines(&self.pool, org_id, from, to).await
     }
 
     async fn ledger_totals(
@@ -871,34 +710,6 @@ impl CreditStore for SqlStore {
         from: i64,
         to: i64,
     ) -> Result<LedgerTotals, StoreError> {
-        let org_clause = if org_id.is_some() {
-            " AND l.org_id = $3"
-        } else {
-            ""
-        };
-        let settled = self
-            .sum(
-                &format!(
-                    "SELECT CAST(COALESCE(SUM(l.d_spent), 0) AS BIGINT) FROM ledger_entries l \
-                     JOIN usage_records u ON u.request_id = l.request_id \
-                     WHERE l.kind = 'settle' AND u.created_at >= $1 AND u.created_at < $2{org_clause}"
-                ),
-                &[from, to],
-                org_id,
-            )
-            .await?;
-        let of_kind = |kind: &str| {
-            format!(
-                "SELECT CAST(COALESCE(SUM(l.d_spent), 0) AS BIGINT) FROM ledger_entries l \
-                 WHERE l.kind = '{kind}' AND l.created_at >= $1 AND l.created_at < $2{org_clause}"
-            )
-        };
-        let orphaned = self.sum(&of_kind("expire"), &[from, to], org_id).await?;
-        let refunded = -self.sum(&of_kind("refund"), &[from, to], org_id).await?;
-        Ok(LedgerTotals {
-            settled,
-            orphaned,
-            refunded,
-        })
+        statements::ledger_totals(&self.pool, org_id, from, to).await
     }
 }

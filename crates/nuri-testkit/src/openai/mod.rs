@@ -72,6 +72,7 @@
 //! before the first byte), whatever their directives; [`MockHandle::heal`] ends it early. Start
 //! two mocks to have one route of a model fail while the other serves.
 
+mod catalog;
 mod directives;
 mod errors;
 mod faults;
@@ -88,8 +89,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 
+pub use catalog::embedding_vector;
 pub use faults::Fault;
-pub use render::embedding_vector;
 pub use server::serve;
 
 /// Server-wide settings of the mock. Per-request directives override the delays and counts.

@@ -16,6 +16,7 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 
+use super::catalog;
 use super::directives::ErrorStyle;
 use super::errors::ApiError;
 use super::faults::{self, FaultSwitch};
@@ -124,7 +125,7 @@ fn router(state: Arc<State>) -> Router {
                 let id = models.record(&parts, Bytes::new());
                 let reply = match models.check_key(&parts.headers) {
                     Err(e) => Reply::error(&e),
-                    Ok(()) => render::models(&models.config),
+                    Ok(()) => catalog::models(&models.config),
                 };
                 models.respond(reply, id).await
             }),
@@ -136,7 +137,7 @@ fn router(state: Arc<State>) -> Router {
                 let id = model.record(&parts, Bytes::new());
                 let reply = match model.check_key(&parts.headers) {
                     Err(e) => Reply::error(&e),
-                    Ok(()) => render::model(&model.config, &name),
+                    Ok(()) => catalog::model(&model.config, &name),
                 };
                 model.respond(reply, id).await
             }),
@@ -258,7 +259,7 @@ async fn embeddings_handler(state: &State, parts: &Parts, body: Bytes) -> Respon
         Err(e) => Reply::error(&e),
         Ok(job) => match state.check_model(&job.model) {
             Err(e) => Reply::error(&e),
-            Ok(()) => render::embeddings(&job, &state.config),
+            Ok(()) => catalog::embeddings(&job, &state.config),
         },
     };
     state.respond(reply, n).await
