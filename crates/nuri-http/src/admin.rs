@@ -87,13 +87,7 @@ pub(crate) fn created<T: Serialize>(value: T) -> Response {
 }
 
 pub(crate) fn rfc3339(ms: i64) -> Value {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .map_or(Value::Null, Value::String)
+    Value::String(nuri_core::time::format_rfc3339_ms(ms))
 }
 
 fn org_json(o: &Organisation) -> Value {

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use nuri_core::credits::{
     balance_of, Grant, GrantFilter, GrantStatus, Period, Programme, Reservation, ReservationStatus,
-    Statement,
+    Statement, StatementLine,
 };
 use nuri_core::store::{PageRequest, StoreError};
 use nuri_core::time::{now_ms, parse_rfc3339_ms};
@@ -434,8 +434,16 @@ fn period_of(q: &StatementQuery, zone: &str) -> Result<Period, ApiError> {
     }
 }
 
-fn csv(body: String) -> Response {
-    ([(CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+/// A statement as JSON, or as CSV (`text/csv`).
+fn render_statement<L: StatementLine + serde::Serialize>(
+    s: Statement<L>,
+    as_csv: bool,
+) -> Response {
+    if as_csv {
+        ([(CONTENT_TYPE, "text/csv; charset=utf-8")], s.to_csv()).into_response()
+    } else {
+        axum::Json(s).into_response()
+    }
 }
 
 async fn statement(
@@ -466,35 +474,19 @@ async fn statement(
             }
             let lines = store.provider_lines(period.from, period.to).await?;
             let ledger = store.ledger_totals(None, period.from, period.to).await?;
-            let s = Statement::new(
-                "provider",
-                period,
-                lines,
-                |l| (l.cost, l.paid_by_grants),
-                ledger,
-            );
-            Ok(if as_csv {
-                csv(s.to_csv())
-            } else {
-                axum::Json(s).into_response()
-            })
+            Ok(render_statement(
+                Statement::new(period, lines, ledger),
+                as_csv,
+            ))
         }
         "org" => {
             let org = q.org.as_deref();
             let lines = store.org_lines(org, period.from, period.to).await?;
             let ledger = store.ledger_totals(org, period.from, period.to).await?;
-            let s = Statement::new(
-                "org",
-                period,
-                lines,
-                |l| (l.cost, if l.grant_id.is_some() { l.cost } else { 0 }),
-                ledger,
-            );
-            Ok(if as_csv {
-                csv(s.to_csv())
-            } else {
-                axum::Json(s).into_response()
-            })
+            Ok(render_statement(
+                Statement::new(period, lines, ledger),
+                as_csv,
+            ))
         }
         other => Err(invalid(
             format!("kind must be provider or org, got {other:?}"),
@@ -559,7 +551,6 @@ async fn refund_reservation(
         json!({"grant_id": r.grant_id, "amount": r.cost}),
     )
     .await;
-    let r = state.gateway.store.get_reservation(&id).await?;
     Ok(axum::Json(reservation_json(&r)).into_response())
 }
 

@@ -15,7 +15,9 @@ pub use model::{
     Balance, EntryKind, Grant, GrantBalance, GrantStatus, LedgerReport, Programme, Reservation,
     ReservationStatus, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap,
 };
-pub use statement::{to_csv, LedgerTotals, OrgLine, Period, PeriodError, ProviderLine, Statement};
+pub use statement::{
+    to_csv, LedgerTotals, OrgLine, Period, PeriodError, ProviderLine, Statement, StatementLine,
+};
 
 use crate::store::{Page, PageRequest, StoreError};
 

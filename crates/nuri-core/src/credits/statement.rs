@@ -155,22 +155,107 @@ pub struct Statement<L> {
     pub reconciled: bool,
 }
 
-impl<L> Statement<L> {
+/// A statement line: its kind, CSV columns, and money.
+pub trait StatementLine {
+    /// `provider` or `org`.
+    const KIND: &'static str;
+    /// CSV header after `period`: the key columns, then the numeric ones.
+    const HEADER: &'static [&'static str];
+    /// How many of the header's columns are numeric (the last ones).
+    const NUMBERS: usize;
+    /// The key cells (provider, model, …), in header order.
+    fn keys(&self) -> Vec<String>;
+    /// The numeric cells, in header order (they are summed in the TOTAL row).
+    fn numbers(&self) -> Vec<i64>;
+    /// The line's cost and the part of it grants paid, milli-won.
+    fn cost_and_paid(&self) -> (i64, i64);
+}
+
+impl StatementLine for ProviderLine {
+    const KIND: &'static str = "provider";
+    const NUMBERS: usize = 5;
+    const HEADER: &'static [&'static str] = &[
+        "provider",
+        "upstream_model",
+        "model",
+        "requests",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_milliwon",
+        "paid_by_grants_milliwon",
+    ];
+    fn keys(&self) -> Vec<String> {
+        vec![
+            self.provider.clone(),
+            self.upstream_model.clone(),
+            self.model.clone(),
+        ]
+    }
+    fn numbers(&self) -> Vec<i64> {
+        vec![
+            self.requests,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cost,
+            self.paid_by_grants,
+        ]
+    }
+    fn cost_and_paid(&self) -> (i64, i64) {
+        (self.cost, self.paid_by_grants)
+    }
+}
+
+impl StatementLine for OrgLine {
+    const KIND: &'static str = "org";
+    const NUMBERS: usize = 4;
+    const HEADER: &'static [&'static str] = &[
+        "org_id",
+        "grant_id",
+        "project_id",
+        "model",
+        "requests",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_milliwon",
+    ];
+    fn keys(&self) -> Vec<String> {
+        vec![
+            self.org_id.clone(),
+            self.grant_id.clone().unwrap_or_default(),
+            self.project_id.clone(),
+            self.model.clone(),
+        ]
+    }
+    fn numbers(&self) -> Vec<i64> {
+        vec![
+            self.requests,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cost,
+        ]
+    }
+    fn cost_and_paid(&self) -> (i64, i64) {
+        (
+            self.cost,
+            if self.grant_id.is_some() {
+                self.cost
+            } else {
+                0
+            },
+        )
+    }
+}
+
+impl<L: StatementLine> Statement<L> {
     /// Assembles a statement and checks it against the ledger.
-    pub fn new(
-        kind: &str,
-        period: Period,
-        lines: Vec<L>,
-        cost: impl Fn(&L) -> (i64, i64),
-        ledger: LedgerTotals,
-    ) -> Self {
+    pub fn new(period: Period, lines: Vec<L>, ledger: LedgerTotals) -> Self {
         let (total_cost, total_paid_by_grants) = lines
             .iter()
-            .map(&cost)
+            .map(L::cost_and_paid)
             .fold((0, 0), |(a, b), (c, p)| (a + c, b + p));
         Self {
             object: "statement".into(),
-            kind: kind.into(),
+            kind: L::KIND.into(),
             period,
             currency: "KRW".into(),
             total_cost,
@@ -179,6 +264,37 @@ impl<L> Statement<L> {
             ledger,
             lines,
         }
+    }
+
+    /// CSV: one row per line, then a TOTAL row summing the numeric columns.
+    pub fn to_csv(&self) -> String {
+        let period = || self.period.label.clone();
+        let mut rows: Vec<Vec<String>> = self
+            .lines
+            .iter()
+            .map(|l| {
+                let mut row = vec![period()];
+                row.extend(l.keys());
+                row.extend(l.numbers().iter().map(i64::to_string));
+                row
+            })
+            .collect();
+        let mut sums = vec![0i64; L::NUMBERS];
+        for l in &self.lines {
+            for (sum, n) in sums.iter_mut().zip(l.numbers()) {
+                *sum += n;
+            }
+        }
+        let mut total = vec![period(), "TOTAL".to_owned()];
+        total.extend(std::iter::repeat_n(
+            String::new(),
+            L::HEADER.len() - L::NUMBERS - 1,
+        ));
+        total.extend(sums.iter().map(i64::to_string));
+        rows.push(total);
+        let mut header = vec!["period"];
+        header.extend_from_slice(L::HEADER);
+        to_csv(&header, rows)
     }
 }
 
@@ -199,126 +315,6 @@ pub fn to_csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> S
         out.push_str("\r\n");
     }
     out
-}
-
-impl Statement<ProviderLine> {
-    /// CSV: one row per line, then a total row.
-    pub fn to_csv(&self) -> String {
-        let mut rows: Vec<Vec<String>> = self
-            .lines
-            .iter()
-            .map(|l| {
-                vec![
-                    self.period.label.clone(),
-                    l.provider.clone(),
-                    l.upstream_model.clone(),
-                    l.model.clone(),
-                    l.requests.to_string(),
-                    l.prompt_tokens.to_string(),
-                    l.completion_tokens.to_string(),
-                    l.cost.to_string(),
-                    l.paid_by_grants.to_string(),
-                ]
-            })
-            .collect();
-        rows.push(vec![
-            self.period.label.clone(),
-            "TOTAL".into(),
-            String::new(),
-            String::new(),
-            self.lines
-                .iter()
-                .map(|l| l.requests)
-                .sum::<i64>()
-                .to_string(),
-            self.lines
-                .iter()
-                .map(|l| l.prompt_tokens)
-                .sum::<i64>()
-                .to_string(),
-            self.lines
-                .iter()
-                .map(|l| l.completion_tokens)
-                .sum::<i64>()
-                .to_string(),
-            self.total_cost.to_string(),
-            self.total_paid_by_grants.to_string(),
-        ]);
-        to_csv(
-            &[
-                "period",
-                "provider",
-                "upstream_model",
-                "model",
-                "requests",
-                "prompt_tokens",
-                "completion_tokens",
-                "cost_milliwon",
-                "paid_by_grants_milliwon",
-            ],
-            rows,
-        )
-    }
-}
-
-impl Statement<OrgLine> {
-    /// CSV: one row per line, then a total row.
-    pub fn to_csv(&self) -> String {
-        let mut rows: Vec<Vec<String>> = self
-            .lines
-            .iter()
-            .map(|l| {
-                vec![
-                    self.period.label.clone(),
-                    l.org_id.clone(),
-                    l.grant_id.clone().unwrap_or_default(),
-                    l.project_id.clone(),
-                    l.model.clone(),
-                    l.requests.to_string(),
-                    l.prompt_tokens.to_string(),
-                    l.completion_tokens.to_string(),
-                    l.cost.to_string(),
-                ]
-            })
-            .collect();
-        rows.push(vec![
-            self.period.label.clone(),
-            "TOTAL".into(),
-            String::new(),
-            String::new(),
-            String::new(),
-            self.lines
-                .iter()
-                .map(|l| l.requests)
-                .sum::<i64>()
-                .to_string(),
-            self.lines
-                .iter()
-                .map(|l| l.prompt_tokens)
-                .sum::<i64>()
-                .to_string(),
-            self.lines
-                .iter()
-                .map(|l| l.completion_tokens)
-                .sum::<i64>()
-                .to_string(),
-            self.total_cost.to_string(),
-        ]);
-        to_csv(
-            &[
-                "period",
-                "org_id",
-                "grant_id",
-                "project_id",
-                "model",
-                "requests",
-                "prompt_tokens",
-                "completion_tokens",
-                "cost_milliwon",
-            ],
-            rows,
-        )
-    }
 }
 
 #[cfg(test)]
