@@ -8,6 +8,9 @@ use nuri_core::store::{AuditEntry, AuditStore, Store, StoreError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+use crate::exec::{Exec, Work};
+use crate::writer::SqliteWriter;
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
@@ -37,13 +40,19 @@ impl StoreOptions {
     }
 }
 
-/// The store: one pool, either backend.
+/// The store: one pool, either backend, and the hot-path writer.
 #[derive(Clone)]
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
-    /// The hot-path writers' pool: one connection on SQLite, the main pool on PostgreSQL.
-    pub(crate) hot: AnyPool,
+    hot: HotWriter,
     pub(crate) backend: Backend,
+}
+
+/// Where hot-path batches are written: SQLite's writer thread, or PostgreSQL's pool.
+#[derive(Clone)]
+enum HotWriter {
+    Sqlite(SqliteWriter),
+    Pool(AnyPool),
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -92,11 +101,13 @@ impl SqlStore {
             Backend::Postgres
         };
         let mut url = options.url.clone();
+        let mut sqlite_path = String::new();
         if backend == Backend::Sqlite {
             let path = url
                 .trim_start_matches("sqlite://")
                 .trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or_default().to_owned();
+            sqlite_path.clone_from(&path);
             if let Some(dir) = std::path::Path::new(&path).parent() {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir).map_err(|e| {
@@ -148,23 +159,36 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
-        // SQLite has one writer at a time, and a connection that finds the write lock taken
-        // sleeps in its busy handler. The hot-path writers (usage batches, credit batches)
-        // therefore share one connection and queue for it instead; PostgreSQL needs no such care.
+        // SQLite has one writer at a time: the hot-path batches go through one thread that owns
+        // one connection (see `writer.rs`); PostgreSQL takes them on the pool.
         let hot = match backend {
-            Backend::Sqlite => pool_options(1)
-                .connect_with(AnyConnectOptions::from_str(&url).map_err(db_err)?)
-                .await
-                .map_err(db_err)?,
-            Backend::Postgres => pool.clone(),
+            Backend::Sqlite => HotWriter::Sqlite(SqliteWriter::open(
+                std::path::Path::new(&sqlite_path),
+                options.sqlite_synchronous_full,
+            )?),
+            Backend::Postgres => HotWriter::Pool(pool.clone()),
         };
         Ok(Self { pool, hot, backend })
     }
 
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
-        self.hot.close().await;
         self.pool.close().await;
+    }
+
+    /// Runs `work` as one transaction on the hot-path writer: SQLite's writer thread, or a
+    /// pooled PostgreSQL connection. Committed if `work` returns `Ok`, rolled back otherwise.
+    pub(crate) async fn hot<T: Send + 'static>(&self, work: Work<T>) -> Result<T, StoreError> {
+        match &self.hot {
+            HotWriter::Sqlite(writer) => writer.transaction(work).await,
+            HotWriter::Pool(pool) => {
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                let db: &mut dyn Exec = &mut *tx;
+                let value = work(db).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(value)
+            }
+        }
     }
 }
 

@@ -7,8 +7,10 @@
 
 mod connect;
 mod credits;
+mod exec;
 mod rows;
 mod tenancy;
 mod usage;
+mod writer;
 
 pub use connect::{SqlStore, StoreOptions};

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use nuri_core::store::{Page, StoreError, UsageStore};
 use nuri_core::usage::{UsageFilter, UsageRecord};
 
-use crate::connect::{db_err, placeholders, Backend, SqlStore};
+use crate::connect::{db_err, placeholders, SqlStore};
+use crate::exec::{work, Exec, Value};
 use crate::rows;
 use crate::tenancy::page_of;
 
@@ -19,52 +20,57 @@ fn clamp_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Inserts records with multi-row `INSERT`s (one statement per chunk, not per record); a
+/// request id already recorded is skipped.
+async fn insert(db: &mut dyn Exec, records: &[UsageRecord]) -> Result<(), StoreError> {
+    for chunk in records.chunks(USAGE_ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO usage_records ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
+            placeholders(chunk.len(), 22)
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 22);
+        for r in chunk {
+            args.extend([
+                Value::from(&r.request_id),
+                r.client_request_id.as_deref().into(),
+                (&r.org_id).into(),
+                (&r.project_id).into(),
+                (&r.key_id).into(),
+                (&r.endpoint).into(),
+                (&r.model).into(),
+                r.provider.as_deref().into(),
+                r.upstream_model.as_deref().into(),
+                clamp_i64(r.prompt_tokens).into(),
+                clamp_i64(r.completion_tokens).into(),
+                i64::from(r.usage_estimated).into(),
+                r.cost.into(),
+                r.input_price.into(),
+                r.output_price.into(),
+                r.grant_id.as_deref().into(),
+                r.latency_ms.into(),
+                r.ttft_ms.into(),
+                i64::from(r.status).into(),
+                r.error_code.as_deref().into(),
+                i64::from(r.stream).into(),
+                r.created_at.into(),
+            ]);
+        }
+        db.execute(&sql, &args).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl UsageStore for SqlStore {
     async fn insert_usage(&self, records: &[UsageRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
-        let conflict = match self.backend {
-            Backend::Sqlite | Backend::Postgres => "ON CONFLICT (request_id) DO NOTHING",
-        };
-        let mut tx = self.hot.begin().await.map_err(db_err)?;
-        // Multi-row inserts: one statement per chunk instead of one per record.
-        for chunk in records.chunks(USAGE_ROWS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO usage_records ({COLUMNS}) VALUES {} {conflict}",
-                placeholders(chunk.len(), 22)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(&r.request_id)
-                    .bind(r.client_request_id.as_deref())
-                    .bind(&r.org_id)
-                    .bind(&r.project_id)
-                    .bind(&r.key_id)
-                    .bind(&r.endpoint)
-                    .bind(&r.model)
-                    .bind(r.provider.as_deref())
-                    .bind(r.upstream_model.as_deref())
-                    .bind(clamp_i64(r.prompt_tokens))
-                    .bind(clamp_i64(r.completion_tokens))
-                    .bind(i64::from(r.usage_estimated))
-                    .bind(r.cost)
-                    .bind(r.input_price)
-                    .bind(r.output_price)
-                    .bind(r.grant_id.as_deref())
-                    .bind(r.latency_ms)
-                    .bind(r.ttft_ms)
-                    .bind(i64::from(r.status))
-                    .bind(r.error_code.as_deref())
-                    .bind(i64::from(r.stream))
-                    .bind(r.created_at);
-            }
-            q.execute(&mut *tx).await.map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(())
+        let records = records.to_vec();
+        self.hot(work(move |db| {
+            Box::pin(async move { insert(db, &records).await })
+        }))
+        .await
     }
 
     async fn query_usage(&self, f: &UsageFilter) -> Result<Page<UsageRecord>, StoreError> {

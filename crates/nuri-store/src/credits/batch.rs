@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 
 use nuri_core::credits::{EntryKind, ReserveOutcome, ReserveRequest, SettleRequest};
 use nuri_core::store::StoreError;
-use sqlx::{Any, Row, Transaction};
 
 use super::{
     append_many, caps_of, charge_caps, grant_in, move_caps, return_released, Entry, ROWS_PER_INSERT,
 };
-use crate::connect::{db_err, placeholders};
+use crate::connect::placeholders;
+use crate::exec::{Exec, Value};
 
 /// A reservation that found its grant.
 struct Held<'a> {
@@ -24,7 +24,7 @@ struct Held<'a> {
 
 /// Reserves each request in order; see `CreditStore::reserve`.
 pub(super) async fn reserve(
-    tx: &mut Transaction<'_, Any>,
+    db: &mut dyn Exec,
     batch: &[ReserveRequest],
 ) -> Result<Vec<ReserveOutcome>, StoreError> {
     let mut out: Vec<Option<ReserveOutcome>> = vec![None; batch.len()];
@@ -32,20 +32,8 @@ pub(super) async fn reserve(
     for (grant_id, members) in groups(batch) {
         let first = &batch[members[0]];
         let total: i64 = members.iter().map(|&i| batch[i].amount).sum();
-        let row = sqlx::query(
-            "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
-             AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) AND amount - spent - reserved >= $1 \
-             RETURNING programme_id",
-        )
-        .bind(total)
-        .bind(grant_id)
-        .bind(&first.org_id)
-        .bind(first.now)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        if let Some(row) = row {
-            let programme_id: String = row.try_get(0).map_err(db_err)?;
+        let row = hold(db, grant_id, &first.org_id, total, first.now).await?;
+        if let Some(programme_id) = row {
             for &i in &members {
                 out[i] = Some(ReserveOutcome::Reserved(grant_id.to_owned()));
                 held.push(Held {
@@ -61,29 +49,14 @@ pub(super) async fn reserve(
         if out[i].is_some() {
             continue;
         }
-        if let Some(cap) = charge_caps(tx, &r.caps, r.amount).await? {
+        if let Some(cap) = charge_caps(db, &r.caps, r.amount).await? {
             out[i] = Some(ReserveOutcome::CapReached(cap));
             continue;
         }
         let mut found = None;
         for grant_id in &r.grants {
-            let row = sqlx::query(
-                "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
-                 AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) AND amount - spent - reserved >= $1 \
-                 RETURNING programme_id",
-            )
-            .bind(r.amount)
-            .bind(grant_id)
-            .bind(&r.org_id)
-            .bind(r.now)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_err)?;
-            if let Some(row) = row {
-                found = Some((
-                    grant_id.clone(),
-                    row.try_get::<String, _>(0).map_err(db_err)?,
-                ));
+            if let Some(programme_id) = hold(db, grant_id, &r.org_id, r.amount, r.now).await? {
+                found = Some((grant_id.clone(), programme_id));
                 break;
             }
         }
@@ -104,12 +77,12 @@ pub(super) async fn reserve(
                 });
             }
             None => {
-                move_caps(tx, &caps, -r.amount).await?;
+                move_caps(db, &caps, -r.amount).await?;
                 out[i] = Some(ReserveOutcome::NoGrant);
             }
         }
     }
-    insert_reservations(tx, &held).await?;
+    insert_reservations(db, &held).await?;
     let entries: Vec<Entry<'_>> = held
         .iter()
         .map(|h| Entry {
@@ -126,11 +99,31 @@ pub(super) async fn reserve(
             at: h.request.now,
         })
         .collect();
-    append_many(tx, &entries).await?;
+    append_many(db, &entries).await?;
     Ok(out
         .into_iter()
         .map(|o| o.unwrap_or(ReserveOutcome::NoGrant))
         .collect())
+}
+
+/// Adds `amount` to the grant's reserved credit if it is active, in its window, belongs to
+/// `org_id` and has that much unreserved; returns its programme if it did.
+async fn hold(
+    db: &mut dyn Exec,
+    grant_id: &str,
+    org_id: &str,
+    amount: i64,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    let rows = db
+        .rows(
+            "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
+             AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) AND amount - spent - reserved >= $1 \
+             RETURNING programme_id",
+            &[amount.into(), grant_id.into(), org_id.into(), now.into()],
+        )
+        .await?;
+    rows.first().map(|row| row.text_at(0)).transpose()
 }
 
 /// Requests without spending caps that share their first-choice grant and organisation, in
@@ -150,34 +143,32 @@ fn groups(batch: &[ReserveRequest]) -> Vec<(&str, Vec<usize>)> {
         .collect()
 }
 
-async fn insert_reservations(
-    tx: &mut Transaction<'_, Any>,
-    held: &[Held<'_>],
-) -> Result<(), StoreError> {
+async fn insert_reservations(db: &mut dyn Exec, held: &[Held<'_>]) -> Result<(), StoreError> {
     for chunk in held.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
              status, expires_at, created_at, caps) VALUES {}",
             placeholders(chunk.len(), 12)
         );
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(chunk.len() * 12);
         for h in chunk {
             let r = h.request;
-            q = q
-                .bind(&r.id)
-                .bind(&r.request_id)
-                .bind(&h.grant_id)
-                .bind(&r.org_id)
-                .bind(&r.project_id)
-                .bind(&r.key_id)
-                .bind(&r.model)
-                .bind(r.amount)
-                .bind("held")
-                .bind(r.expires_at)
-                .bind(r.now)
-                .bind(h.caps.as_deref());
+            args.extend([
+                Value::from(&r.id),
+                (&r.request_id).into(),
+                (&h.grant_id).into(),
+                (&r.org_id).into(),
+                (&r.project_id).into(),
+                (&r.key_id).into(),
+                (&r.model).into(),
+                r.amount.into(),
+                "held".into(),
+                r.expires_at.into(),
+                r.now.into(),
+                h.caps.as_deref().into(),
+            ]);
         }
-        q.execute(&mut **tx).await.map_err(db_err)?;
+        db.execute(&sql, &args).await?;
     }
     Ok(())
 }
@@ -195,10 +186,7 @@ struct Settled {
 }
 
 /// Settles each held reservation; see `CreditStore::settle`.
-pub(super) async fn settle(
-    tx: &mut Transaction<'_, Any>,
-    batch: &[SettleRequest],
-) -> Result<(), StoreError> {
+pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result<(), StoreError> {
     let mut by_grant: BTreeMap<String, Vec<Settled>> = BTreeMap::new();
     let now = batch.iter().map(|s| s.now).max().unwrap_or_default();
     for chunk in batch.chunks(SETTLE_CHUNK) {
@@ -220,26 +208,25 @@ pub(super) async fn settle(
             "UPDATE reservations SET status = 'settled', settled_at = $1, cost = CASE id{cases} END \
              WHERE id IN ({ids}) AND status = 'held' RETURNING id, grant_id, request_id, amount, cost, caps"
         );
-        let mut q = sqlx::query(&sql).bind(now);
+        let mut args = Vec::with_capacity(1 + 2 * chunk.len());
+        args.push(Value::from(now));
         for s in chunk {
-            q = q.bind(&s.reservation_id).bind(s.cost.max(0));
+            args.extend([Value::from(&s.reservation_id), s.cost.max(0).into()]);
         }
-        let rows = q.fetch_all(&mut **tx).await.map_err(db_err)?;
+        let rows = db.rows(&sql, &args).await?;
         for row in rows {
-            let get = |i: usize| row.try_get::<i64, _>(i).map_err(db_err);
             let settled = Settled {
-                id: row.try_get(0).map_err(db_err)?,
-                request_id: row.try_get(2).map_err(db_err)?,
-                amount: get(3)?,
-                cost: get(4)?,
+                id: row.text_at(0)?,
+                request_id: row.text_at(2)?,
+                amount: row.int_at(3)?,
+                cost: row.int_at(4)?,
                 now,
             };
-            let caps: Option<String> = row.try_get(5).map_err(db_err)?;
-            if caps.is_some() {
-                let caps = caps_of(tx, &settled.id).await?;
-                move_caps(tx, &caps, settled.cost - settled.amount).await?;
+            if row.opt_text_at(5)?.is_some() {
+                let caps = caps_of(db, &settled.id).await?;
+                move_caps(db, &caps, settled.cost - settled.amount).await?;
             }
-            let grant_id: String = row.try_get(1).map_err(db_err)?;
+            let grant_id = row.text_at(1)?;
             by_grant.entry(grant_id).or_default().push(settled);
         }
     }
@@ -247,20 +234,22 @@ pub(super) async fn settle(
     for (grant_id, settled) in &by_grant {
         let held: i64 = settled.iter().map(|s| s.amount).sum();
         let cost: i64 = settled.iter().map(|s| s.cost).sum();
-        let row = sqlx::query(
-            "UPDATE grants SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3 \
-             RETURNING programme_id, org_id, status",
-        )
-        .bind(held)
-        .bind(cost)
-        .bind(grant_id)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        let programme_id: String = row.try_get(0).map_err(db_err)?;
-        let org_id: String = row.try_get(1).map_err(db_err)?;
-        let status: String = row.try_get(2).map_err(db_err)?;
-        owners.push((grant_id, programme_id, org_id, status == "revoked"));
+        let rows = db
+            .rows(
+                "UPDATE grants SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3 \
+                 RETURNING programme_id, org_id, status",
+                &[held.into(), cost.into(), grant_id.into()],
+            )
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::NotFound(format!("grant {grant_id}")))?;
+        owners.push((
+            grant_id,
+            row.text_at(0)?,
+            row.text_at(1)?,
+            row.text_at(2)? == "revoked",
+        ));
     }
     let mut entries = Vec::with_capacity(batch.len());
     for (grant_id, programme_id, org_id, _) in &owners {
@@ -280,12 +269,12 @@ pub(super) async fn settle(
             });
         }
     }
-    append_many(tx, &entries).await?;
+    append_many(db, &entries).await?;
     for (grant_id, _, _, revoked) in &owners {
         if *revoked {
-            let g = grant_in(tx, grant_id).await?;
+            let g = grant_in(db, grant_id).await?;
             for s in &by_grant[*grant_id] {
-                return_released(tx, &g, s.amount - s.cost, None, s.now).await?;
+                return_released(db, &g, s.amount - s.cost, None, s.now).await?;
             }
         }
     }

@@ -11,23 +11,19 @@ use nuri_core::credits::{
 };
 use nuri_core::store::{Page, PageRequest, StoreError};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row as _;
 
 mod batch;
 mod statements;
 mod verify;
 
 use crate::connect::{db_err, placeholders, SqlStore};
+use crate::exec::{work, Exec, Row, Value};
 use crate::tenancy::page_of;
 
 fn list_json(list: &Option<Vec<String>>) -> Option<String> {
     list.as_ref()
         .map(|l| serde_json::to_string(l).unwrap_or_else(|_| "[]".into()))
-}
-
-fn list_of(row: &AnyRow, col: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
-    let text: Option<String> = row.try_get(col)?;
-    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
 fn programme(row: &AnyRow) -> Result<Programme, sqlx::Error> {
@@ -42,41 +38,69 @@ fn programme(row: &AnyRow) -> Result<Programme, sqlx::Error> {
     })
 }
 
-fn grant(row: &AnyRow) -> Result<Grant, sqlx::Error> {
-    let status: String = row.try_get("status")?;
+/// The grant columns, in the order `grant` reads them.
+const GRANT_COLUMNS: &str =
+    "id, programme_id, org_id, amount, spent, reserved, starts_at, ends_at, \
+    models, providers, status, created_at";
+
+fn grant(row: &Row) -> Result<Grant, StoreError> {
+    let list = |col: &str| -> Result<Option<Vec<String>>, StoreError> {
+        Ok(row
+            .opt_text(col)?
+            .and_then(|t| serde_json::from_str(&t).ok()))
+    };
     Ok(Grant {
-        id: row.try_get("id")?,
-        programme_id: row.try_get("programme_id")?,
-        org_id: row.try_get("org_id")?,
-        amount: row.try_get("amount")?,
-        spent: row.try_get("spent")?,
-        reserved: row.try_get("reserved")?,
-        starts_at: row.try_get("starts_at")?,
-        ends_at: row.try_get("ends_at")?,
-        models: list_of(row, "models")?,
-        providers: list_of(row, "providers")?,
-        status: GrantStatus::parse(&status).unwrap_or(GrantStatus::Frozen),
-        created_at: row.try_get("created_at")?,
+        id: row.text("id")?,
+        programme_id: row.text("programme_id")?,
+        org_id: row.text("org_id")?,
+        amount: row.int("amount")?,
+        spent: row.int("spent")?,
+        reserved: row.int("reserved")?,
+        starts_at: row.int("starts_at")?,
+        ends_at: row.opt_int("ends_at")?,
+        models: list("models")?,
+        providers: list("providers")?,
+        status: GrantStatus::parse(&row.text("status")?).unwrap_or(GrantStatus::Frozen),
+        created_at: row.int("created_at")?,
     })
 }
 
-fn reservation(row: &AnyRow) -> Result<Reservation, sqlx::Error> {
-    let status: String = row.try_get("status")?;
+/// The reservation columns, in the order `reservation` reads them.
+const RESERVATION_COLUMNS: &str = "id, request_id, grant_id, org_id, project_id, key_id, model, \
+    amount, cost, status, expires_at, created_at, settled_at";
+
+fn reservation(row: &Row) -> Result<Reservation, StoreError> {
     Ok(Reservation {
-        id: row.try_get("id")?,
-        request_id: row.try_get("request_id")?,
-        grant_id: row.try_get("grant_id")?,
-        org_id: row.try_get("org_id")?,
-        project_id: row.try_get("project_id")?,
-        key_id: row.try_get("key_id")?,
-        model: row.try_get("model")?,
-        amount: row.try_get("amount")?,
-        cost: row.try_get("cost")?,
-        status: ReservationStatus::parse(&status).unwrap_or(ReservationStatus::Held),
-        expires_at: row.try_get("expires_at")?,
-        created_at: row.try_get("created_at")?,
-        settled_at: row.try_get("settled_at")?,
+        id: row.text("id")?,
+        request_id: row.text("request_id")?,
+        grant_id: row.text("grant_id")?,
+        org_id: row.text("org_id")?,
+        project_id: row.text("project_id")?,
+        key_id: row.text("key_id")?,
+        model: row.text("model")?,
+        amount: row.int("amount")?,
+        cost: row.opt_int("cost")?,
+        status: ReservationStatus::parse(&row.text("status")?).unwrap_or(ReservationStatus::Held),
+        expires_at: row.int("expires_at")?,
+        created_at: row.int("created_at")?,
+        settled_at: row.opt_int("settled_at")?,
     })
+}
+
+/// Reads pooled rows through `map`, as a page of at most `size`.
+fn page<T>(
+    rows: Vec<AnyRow>,
+    size: u32,
+    map: fn(&Row) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let size = size as usize;
+    let has_more = rows.len() > size;
+    let data = rows
+        .iter()
+        .take(size)
+        .map(|r| map(&Row::from_any(r)?))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { data, has_more })
 }
 
 /// A ledger entry to append.
@@ -94,86 +118,81 @@ struct Entry<'a> {
     at: i64,
 }
 
-async fn append(tx: &mut Transaction<'_, Any>, e: Entry<'_>) -> Result<(), StoreError> {
-    append_many(tx, &[e]).await
+async fn append(db: &mut dyn Exec, e: Entry<'_>) -> Result<(), StoreError> {
+    append_many(db, &[e]).await
 }
 
 /// Rows per multi-row `INSERT` (11 values each stays far below both backends' bind limits).
 const ROWS_PER_INSERT: usize = 200;
 
 /// Appends entries with as few multi-row `INSERT`s as fit.
-async fn append_many(
-    tx: &mut Transaction<'_, Any>,
-    entries: &[Entry<'_>],
-) -> Result<(), StoreError> {
+async fn append_many(db: &mut dyn Exec, entries: &[Entry<'_>]) -> Result<(), StoreError> {
     for chunk in entries.chunks(ROWS_PER_INSERT) {
         let mut sql = String::from(
             "INSERT INTO ledger_entries (kind, grant_id, programme_id, org_id, reservation_id, request_id, \
              d_amount, d_spent, d_reserved, actor, created_at) VALUES ",
         );
         sql.push_str(&placeholders(chunk.len(), 11));
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(chunk.len() * 11);
         for e in chunk {
-            q = q
-                .bind(e.kind.as_str())
-                .bind(e.grant_id)
-                .bind(e.programme_id)
-                .bind(e.org_id)
-                .bind(e.reservation_id)
-                .bind(e.request_id)
-                .bind(e.d_amount)
-                .bind(e.d_spent)
-                .bind(e.d_reserved)
-                .bind(e.actor)
-                .bind(e.at);
+            args.extend([
+                Value::from(e.kind.as_str()),
+                e.grant_id.into(),
+                e.programme_id.into(),
+                e.org_id.into(),
+                e.reservation_id.into(),
+                e.request_id.into(),
+                e.d_amount.into(),
+                e.d_spent.into(),
+                e.d_reserved.into(),
+                e.actor.into(),
+                e.at.into(),
+            ]);
         }
-        q.execute(&mut **tx).await.map_err(db_err)?;
+        db.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
-async fn grant_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<Grant, StoreError> {
-    let row = sqlx::query("SELECT * FROM grants WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_err)?
+async fn grant_in(db: &mut dyn Exec, id: &str) -> Result<Grant, StoreError> {
+    let rows = db
+        .rows(
+            &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1"),
+            &[id.into()],
+        )
+        .await?;
+    let row = rows
+        .first()
         .ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?;
-    grant(&row).map_err(db_err)
+    grant(row)
 }
 
 /// Takes the grant's row lock (a no-op write) so what is read next cannot change under us.
-async fn lock_grant(tx: &mut Transaction<'_, Any>, id: &str) -> Result<Grant, StoreError> {
-    sqlx::query("UPDATE grants SET status = status WHERE id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    grant_in(tx, id).await
+async fn lock_grant(db: &mut dyn Exec, id: &str) -> Result<Grant, StoreError> {
+    db.execute(
+        "UPDATE grants SET status = status WHERE id = $1",
+        &[id.into()],
+    )
+    .await?;
+    grant_in(db, id).await
 }
 
 /// Moves `amount` of a programme's budget into (positive) or out of (negative) its grants;
 /// false when the budget is short.
-async fn allocate(
-    tx: &mut Transaction<'_, Any>,
-    programme_id: &str,
-    amount: i64,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE programmes SET allocated = allocated + $1 WHERE id = $2 AND allocated + $1 <= budget \
-         AND allocated + $1 >= 0",
-    )
-    .bind(amount)
-    .bind(programme_id)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    Ok(done.rows_affected() == 1)
+async fn allocate(db: &mut dyn Exec, programme_id: &str, amount: i64) -> Result<bool, StoreError> {
+    let changed = db
+        .execute(
+            "UPDATE programmes SET allocated = allocated + $1 WHERE id = $2 AND allocated + $1 <= budget \
+             AND allocated + $1 >= 0",
+            &[amount.into(), programme_id.into()],
+        )
+        .await?;
+    Ok(changed == 1)
 }
 
 /// Returns a revoked grant's released credit to its programme.
 async fn return_released(
-    tx: &mut Transaction<'_, Any>,
+    db: &mut dyn Exec,
     g: &Grant,
     released: i64,
     reservation_id: Option<&str>,
@@ -182,15 +201,14 @@ async fn return_released(
     if g.status != GrantStatus::Revoked || released <= 0 {
         return Ok(());
     }
-    sqlx::query("UPDATE grants SET amount = amount - $1 WHERE id = $2")
-        .bind(released)
-        .bind(&g.id)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    allocate(tx, &g.programme_id, -released).await?;
+    db.execute(
+        "UPDATE grants SET amount = amount - $1 WHERE id = $2",
+        &[released.into(), (&g.id).into()],
+    )
+    .await?;
+    allocate(db, &g.programme_id, -released).await?;
     append(
-        tx,
+        db,
         Entry {
             kind: EntryKind::Revoke,
             grant_id: &g.id,
@@ -210,34 +228,39 @@ async fn return_released(
 
 /// Adds `delta` to the spending counters of `caps` (negative to release).
 async fn move_caps(
-    tx: &mut Transaction<'_, Any>,
+    db: &mut dyn Exec,
     caps: &[(String, String)],
     delta: i64,
 ) -> Result<(), StoreError> {
     for (subject, period) in caps {
-        sqlx::query(
+        db.execute(
             "UPDATE spend_counters SET used = used + $1 WHERE subject = $2 AND period = $3",
+            &[delta.into(), subject.into(), period.into()],
         )
-        .bind(delta)
-        .bind(subject)
-        .bind(period)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
     }
     Ok(())
 }
 
 /// The `(subject, period)` caps a reservation counts against.
 async fn caps_of(
-    tx: &mut Transaction<'_, Any>,
+    db: &mut dyn Exec,
     reservation_id: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let text: Option<String> = sqlx::query_scalar("SELECT caps FROM reservations WHERE id = $1")
-        .bind(reservation_id)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(db_err)?;
+    let rows = db
+        .rows(
+            "SELECT caps FROM reservations WHERE id = $1",
+            &[reservation_id.into()],
+        )
+        .await?;
+    let text = match rows.first() {
+        Some(row) => row.opt_text_at(0)?,
+        None => {
+            return Err(StoreError::NotFound(format!(
+                "reservation {reservation_id}"
+            )))
+        }
+    };
     Ok(text
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default())
@@ -246,38 +269,84 @@ async fn caps_of(
 /// Charges `amount` to each cap with a conditional update; on the first that would go over,
 /// undoes the others and names it.
 async fn charge_caps(
-    tx: &mut Transaction<'_, Any>,
+    db: &mut dyn Exec,
     caps: &[SpendCap],
     amount: i64,
 ) -> Result<Option<SpendCap>, StoreError> {
     let mut charged = Vec::new();
     for cap in caps {
-        sqlx::query(
+        db.execute(
             "INSERT INTO spend_counters (subject, period, used) VALUES ($1, $2, 0) \
              ON CONFLICT (subject, period) DO NOTHING",
+            &[(&cap.subject).into(), (&cap.period).into()],
         )
-        .bind(&cap.subject)
-        .bind(&cap.period)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        let done = sqlx::query(
-            "UPDATE spend_counters SET used = used + $1 WHERE subject = $2 AND period = $3 AND used + $1 <= $4",
-        )
-        .bind(amount)
-        .bind(&cap.subject)
-        .bind(&cap.period)
-        .bind(cap.limit)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            move_caps(tx, &charged, -amount).await?;
+        .await?;
+        let changed = db
+            .execute(
+                "UPDATE spend_counters SET used = used + $1 WHERE subject = $2 AND period = $3 AND used + $1 <= $4",
+                &[
+                    amount.into(),
+                    (&cap.subject).into(),
+                    (&cap.period).into(),
+                    cap.limit.into(),
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            move_caps(db, &charged, -amount).await?;
             return Ok(Some(cap.clone()));
         }
         charged.push((cap.subject.clone(), cap.period.clone()));
     }
     Ok(None)
+}
+
+/// Settles up to `limit` held reservations that expired before `now` as orphaned, at the
+/// amount they held; returns how many.
+async fn expire(db: &mut dyn Exec, now: i64, limit: u32) -> Result<u64, StoreError> {
+    let rows = db
+        .rows(
+            &format!(
+                "UPDATE reservations SET status = 'orphaned', cost = amount, settled_at = $1 \
+                 WHERE id IN (SELECT id FROM reservations WHERE status = 'held' AND expires_at < $1 \
+                 ORDER BY expires_at LIMIT $2) AND status = 'held' AND expires_at < $1 \
+                 RETURNING {RESERVATION_COLUMNS}"
+            ),
+            &[now.into(), i64::from(limit).into()],
+        )
+        .await?;
+    let mut expired = rows
+        .iter()
+        .map(reservation)
+        .collect::<Result<Vec<_>, _>>()?;
+    // Grants in id order, as settlements take them, so replicas lock rows in one order.
+    expired.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));
+    for r in &expired {
+        db.execute(
+            "UPDATE grants SET reserved = reserved - $1, spent = spent + $1 WHERE id = $2",
+            &[r.amount.into(), (&r.grant_id).into()],
+        )
+        .await?;
+        let g = grant_in(db, &r.grant_id).await?;
+        append(
+            db,
+            Entry {
+                kind: EntryKind::Expire,
+                grant_id: &g.id,
+                programme_id: &g.programme_id,
+                org_id: &g.org_id,
+                reservation_id: Some(&r.id),
+                request_id: Some(&r.request_id),
+                d_amount: 0,
+                d_spent: r.amount,
+                d_reserved: -r.amount,
+                actor: Some("sweeper"),
+                at: now,
+            },
+        )
+        .await?;
+    }
+    Ok(expired.len() as u64)
 }
 
 #[async_trait]
@@ -322,7 +391,7 @@ impl CreditStore for SqlStore {
 
     async fn create_grant(&self, g: &Grant, actor: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        if !allocate(&mut tx, &g.programme_id, g.amount).await? {
+        if !allocate(&mut *tx, &g.programme_id, g.amount).await? {
             let p = self.get_programme(&g.programme_id).await?;
             return Err(StoreError::Conflict(format!(
                 "the grant of {} milli-won exceeds programme {}'s unallocated budget of {} milli-won",
@@ -349,7 +418,7 @@ impl CreditStore for SqlStore {
         .await
         .map_err(db_err)?;
         append(
-            &mut tx,
+            &mut *tx,
             Entry {
                 kind: EntryKind::Grant,
                 grant_id: &g.id,
@@ -375,7 +444,7 @@ impl CreditStore for SqlStore {
             .await
             .map_err(db_err)?
             .ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?;
-        grant(&row).map_err(db_err)
+        grant(&Row::from_any(&row)?)
     }
 
     async fn list_grants(
@@ -395,7 +464,7 @@ impl CreditStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        page_of(rows, size, grant)
+        page(rows, size, grant)
     }
 
     async fn org_grants(&self, org_id: &str) -> Result<Vec<Grant>, StoreError> {
@@ -404,10 +473,7 @@ impl CreditStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(grant)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        rows.iter().map(|r| grant(&Row::from_any(r)?)).collect()
     }
 
     async fn top_up_grant(
@@ -418,11 +484,11 @@ impl CreditStore for SqlStore {
         now: i64,
     ) -> Result<Grant, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let g = lock_grant(&mut tx, id).await?;
+        let g = lock_grant(&mut *tx, id).await?;
         if g.status == GrantStatus::Revoked {
             return Err(StoreError::Conflict(format!("grant {id} is revoked")));
         }
-        if !allocate(&mut tx, &g.programme_id, amount).await? {
+        if !allocate(&mut *tx, &g.programme_id, amount).await? {
             return Err(StoreError::Conflict(format!(
                 "a top-up of {amount} milli-won exceeds programme {}'s unallocated budget",
                 g.programme_id
@@ -435,7 +501,7 @@ impl CreditStore for SqlStore {
             .await
             .map_err(db_err)?;
         append(
-            &mut tx,
+            &mut *tx,
             Entry {
                 kind: EntryKind::TopUp,
                 grant_id: id,
@@ -451,7 +517,7 @@ impl CreditStore for SqlStore {
             },
         )
         .await?;
-        let g = grant_in(&mut tx, id).await?;
+        let g = grant_in(&mut *tx, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(g)
     }
@@ -473,7 +539,7 @@ impl CreditStore for SqlStore {
 
     async fn revoke_grant(&self, id: &str, actor: &str, now: i64) -> Result<Grant, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let g = lock_grant(&mut tx, id).await?;
+        let g = lock_grant(&mut *tx, id).await?;
         if g.status == GrantStatus::Revoked {
             return Ok(g);
         }
@@ -484,9 +550,9 @@ impl CreditStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        allocate(&mut tx, &g.programme_id, -returned).await?;
+        allocate(&mut *tx, &g.programme_id, -returned).await?;
         append(
-            &mut tx,
+            &mut *tx,
             Entry {
                 kind: EntryKind::Revoke,
                 grant_id: id,
@@ -502,102 +568,52 @@ impl CreditStore for SqlStore {
             },
         )
         .await?;
-        let g = grant_in(&mut tx, id).await?;
+        let g = grant_in(&mut *tx, id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(g)
     }
 
     async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<ReserveOutcome>, StoreError> {
-        let mut tx = self.hot.begin().await.map_err(db_err)?;
-        let out = batch::reserve(&mut tx, batch).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(out)
+        let batch = batch.to_vec();
+        self.hot(work(move |db| {
+            Box::pin(async move { batch::reserve(db, &batch).await })
+        }))
+        .await
     }
 
     async fn settle(&self, batch: &[SettleRequest]) -> Result<(), StoreError> {
-        let mut tx = self.hot.begin().await.map_err(db_err)?;
-        batch::settle(&mut tx, batch).await?;
-        tx.commit().await.map_err(db_err)
+        let batch = batch.to_vec();
+        self.hot(work(move |db| {
+            Box::pin(async move { batch::settle(db, &batch).await })
+        }))
+        .await
     }
 
     async fn extend_reservations(&self, ids: &[String], expires_at: i64) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut tx = self.hot.begin().await.map_err(db_err)?;
-        for id in ids {
-            sqlx::query(
-                "UPDATE reservations SET expires_at = $1 WHERE id = $2 AND status = 'held'",
-            )
-            .bind(expires_at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)
+        let ids = ids.to_vec();
+        self.hot(work(move |db| {
+            Box::pin(async move {
+                for id in &ids {
+                    db.execute(
+                        "UPDATE reservations SET expires_at = $1 WHERE id = $2 AND status = 'held'",
+                        &[expires_at.into(), id.into()],
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        }))
+        .await
     }
 
     async fn expire_reservations(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM reservations WHERE status = 'held' AND expires_at < $1 ORDER BY expires_at LIMIT $2",
-        )
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.hot)
+        self.hot(work(move |db| {
+            Box::pin(async move { expire(db, now, limit).await })
+        }))
         .await
-        .map_err(db_err)?;
-        let mut expired = 0;
-        for id in ids {
-            let mut tx = self.hot.begin().await.map_err(db_err)?;
-            let done = sqlx::query(
-                "UPDATE reservations SET status = 'orphaned', cost = amount, settled_at = $1 \
-                 WHERE id = $2 AND status = 'held' AND expires_at < $1",
-            )
-            .bind(now)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                continue;
-            }
-            let row = sqlx::query("SELECT * FROM reservations WHERE id = $1")
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            let r = reservation(&row).map_err(db_err)?;
-            sqlx::query(
-                "UPDATE grants SET reserved = reserved - $1, spent = spent + $1 WHERE id = $2",
-            )
-            .bind(r.amount)
-            .bind(&r.grant_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let g = grant_in(&mut tx, &r.grant_id).await?;
-            append(
-                &mut tx,
-                Entry {
-                    kind: EntryKind::Expire,
-                    grant_id: &g.id,
-                    programme_id: &g.programme_id,
-                    org_id: &g.org_id,
-                    reservation_id: Some(&r.id),
-                    request_id: Some(&r.request_id),
-                    d_amount: 0,
-                    d_spent: r.amount,
-                    d_reserved: -r.amount,
-                    actor: Some("sweeper"),
-                    at: now,
-                },
-            )
-            .await?;
-            tx.commit().await.map_err(db_err)?;
-            expired += 1;
-        }
-        Ok(expired)
     }
 
     async fn refund_reservation(
@@ -626,7 +642,7 @@ impl CreditStore for SqlStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
-        let r = reservation(&row).map_err(db_err)?;
+        let r = reservation(&Row::from_any(&row)?)?;
         let cost = r.cost.unwrap_or(0);
         sqlx::query("UPDATE grants SET spent = spent - $1 WHERE id = $2")
             .bind(cost)
@@ -634,11 +650,11 @@ impl CreditStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        let caps = caps_of(&mut tx, &r.id).await?;
-        move_caps(&mut tx, &caps, -cost).await?;
-        let g = grant_in(&mut tx, &r.grant_id).await?;
+        let caps = caps_of(&mut *tx, &r.id).await?;
+        move_caps(&mut *tx, &caps, -cost).await?;
+        let g = grant_in(&mut *tx, &r.grant_id).await?;
         append(
-            &mut tx,
+            &mut *tx,
             Entry {
                 kind: EntryKind::Refund,
                 grant_id: &g.id,
@@ -654,7 +670,7 @@ impl CreditStore for SqlStore {
             },
         )
         .await?;
-        return_released(&mut tx, &g, cost, Some(&r.id), now).await?;
+        return_released(&mut *tx, &g, cost, Some(&r.id), now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(r)
     }
@@ -666,7 +682,7 @@ impl CreditStore for SqlStore {
             .await
             .map_err(db_err)?
             .ok_or_else(|| StoreError::NotFound(format!("reservation {id}")))?;
-        reservation(&row).map_err(db_err)
+        reservation(&Row::from_any(&row)?)
     }
 
     async fn list_reservations(
@@ -684,7 +700,7 @@ impl CreditStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        page_of(rows, size, reservation)
+        page(rows, size, reservation)
     }
 
     async fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
