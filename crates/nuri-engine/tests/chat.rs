@@ -23,7 +23,7 @@ fn ask(question: &str, max_tokens: u32) -> GenerateRequest {
 
 /// Reference ids: SmolLM2's tokenizer rebuilt independently in Python (Hugging Face `tokenizers`
 /// with the published SmolLM2 pre-tokenizer, from the same GGUF vocabulary and merges), see
-/// `bench/engine/reference_token_ids.py`.
+/// `bench/engine/reference_token_ids.py`; llama.cpp gives the same (next test).
 const REFERENCE_IDS: &[(&str, &[u32])] = &[
     (
         "Hello, world! How are you today?",
@@ -73,6 +73,34 @@ fn tokenizer_ids_match_the_reference() {
         );
         assert_eq!(engine.count_text_tokens(text), ids.len());
     }
+}
+
+/// Ids llama.cpp itself gives for the same GGUF file (`bench/engine/llamacpp_token_ids.py`, with
+/// `special=True` so chat markers are control tokens): the six strings above and 23 more edge cases
+/// (digit runs, mixed Korean/English, rare Hangul, emoji with ZWJ and skin tones, CJK, code,
+/// control tokens inside text, whitespace runs, the rendered chat prompt).
+#[test]
+fn tokenizer_ids_match_llama_cpp() {
+    let Some(engine) = common::chat() else { return };
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/llamacpp_token_ids.json")).unwrap();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20, "the fixture lost its cases");
+    let mut mismatches = Vec::new();
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| u32::try_from(id.as_u64().unwrap()).unwrap())
+            .collect();
+        let got = engine.tokenize(text).expect("tokenize");
+        if got != want {
+            mismatches.push(format!("{text:?}: nuri {got:?}, llama.cpp {want:?}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
 #[test]
