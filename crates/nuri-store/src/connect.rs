@@ -8,7 +8,7 @@ use nuri_core::store::{AuditEntry, AuditStore, Store, StoreError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use crate::exec::{Exec, Work};
+use crate::exec::Work;
 use crate::writer::SqliteWriter;
 
 /// Which database is behind the pool.
@@ -183,7 +183,7 @@ impl SqlStore {
             HotWriter::Sqlite(writer) => writer.transaction(work).await,
             HotWriter::Pool(pool) => {
                 let mut tx = pool.begin().await.map_err(db_err)?;
-                let db: &mut dyn Exec = &mut *tx;
+                let db: &mut dyn crate::exec::Exec = &mut *tx;
                 let value = work(db).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(value)

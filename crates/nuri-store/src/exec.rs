@@ -4,6 +4,7 @@
 //! (see `writer.rs`). SQL uses `$n` placeholders on both.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -228,7 +229,15 @@ impl Exec for AnyConnection {
 }
 
 /// A rusqlite connection inside a transaction the caller opened.
-pub(crate) struct SqliteExec<'c>(pub(crate) &'c mut rusqlite::Connection);
+pub(crate) struct SqliteExec<'c> {
+    /// The writer's connection.
+    pub(crate) conn: &'c mut rusqlite::Connection,
+    /// SQL with `$n` placeholders → the same with `?n` (the writer's statements repeat).
+    pub(crate) translated: &'c mut HashMap<String, String>,
+}
+
+/// Translations kept before the cache starts over.
+const TRANSLATIONS: usize = 512;
 
 /// `$n` → `?n`: SQLite numbers `$n` parameters by first appearance, `?n` by `n`.
 fn sqlite_placeholders(sql: &str) -> Cow<'_, str> {
@@ -267,14 +276,19 @@ pub(crate) fn sqlite_err(e: rusqlite::Error) -> StoreError {
 
 impl SqliteExec<'_> {
     fn prepare(
-        &self,
+        &mut self,
         sql: &str,
         args: &[Value<'_>],
     ) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
-        let mut stmt = self
-            .0
-            .prepare_cached(&sqlite_placeholders(sql))
-            .map_err(sqlite_err)?;
+        if !self.translated.contains_key(sql) {
+            if self.translated.len() >= TRANSLATIONS {
+                self.translated.clear();
+            }
+            self.translated
+                .insert(sql.to_owned(), sqlite_placeholders(sql).into_owned());
+        }
+        let sqlite_sql = &self.translated[sql];
+        let mut stmt = self.conn.prepare_cached(sqlite_sql).map_err(sqlite_err)?;
         for (i, arg) in args.iter().enumerate() {
             match *arg {
                 Value::Int(v) => stmt.raw_bind_parameter(i + 1, v),

@@ -313,11 +313,25 @@ async fn write_loop(store: Arc<dyn CreditStore>, mut rx: mpsc::Receiver<Op>) {
                 Op::Settle(s) => settles.push(s),
             }
         }
-        if !reserves.is_empty() {
-            reserve_batch(store.as_ref(), reserves, replies).await;
+        if !reserves.is_empty() && !settles.is_empty() {
+            // One commit for both; settling first frees credit for the new holds.
+            match store.settle_and_reserve(&settles, &reserves).await {
+                Ok(results) => {
+                    for (reply, result) in replies.into_iter().zip(results) {
+                        let _ = reply.send(Ok(result));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "combined ledger batch failed; retrying its parts");
+                }
+            }
         }
         if !settles.is_empty() {
             settle_with_retry(store.as_ref(), &settles).await;
+        }
+        if !reserves.is_empty() {
+            reserve_batch(store.as_ref(), reserves, replies).await;
         }
     }
 }

@@ -88,7 +88,7 @@ fn reservation(row: &Row) -> Result<Reservation, StoreError> {
 }
 
 /// Reads pooled rows through `map`, as a page of at most `size`.
-fn page<T>(
+fn page_from<T>(
     rows: Vec<AnyRow>,
     size: u32,
     map: fn(&Row) -> Result<T, StoreError>,
@@ -464,7 +464,7 @@ impl CreditStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        page(rows, size, grant)
+        page_from(rows, size, grant)
     }
 
     async fn org_grants(&self, org_id: &str) -> Result<Vec<Grant>, StoreError> {
@@ -589,6 +589,21 @@ impl CreditStore for SqlStore {
         .await
     }
 
+    async fn settle_and_reserve(
+        &self,
+        settles: &[SettleRequest],
+        reserves: &[ReserveRequest],
+    ) -> Result<Vec<ReserveOutcome>, StoreError> {
+        let (settles, reserves) = (settles.to_vec(), reserves.to_vec());
+        self.hot(work(move |db| {
+            Box::pin(async move {
+                batch::settle(db, &settles).await?;
+                batch::reserve(db, &reserves).await
+            })
+        }))
+        .await
+    }
+
     async fn extend_reservations(&self, ids: &[String], expires_at: i64) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
@@ -700,7 +715,7 @@ impl CreditStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        page(rows, size, reservation)
+        page_from(rows, size, reservation)
     }
 
     async fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
