@@ -104,8 +104,12 @@ mod tests {
         for pair in times.windows(2) {
             assert!(time_prefix(pair[0]) < time_prefix(pair[1]), "{pair:?}");
         }
-        let first = new_id("rsv");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(first < new_id("rsv"));
+        let before = time_prefix(now_ms());
+        let id = new_id("rsv");
+        let after = time_prefix(now_ms());
+        assert!(
+            before.as_str() <= &id[4..12] && &id[4..12] <= after.as_str(),
+            "{id}"
+        );
     }
 }
