@@ -119,14 +119,14 @@ fn chat_template_comes_from_the_gguf() {
 #[tokio::test]
 async fn greedy_answer_is_deterministic_and_usage_matches_the_tokenizer() {
     let Some(engine) = common::chat() else { return };
-    let question = "What is the capital of France?";
+    let question = QUESTION;
     let done = engine
         .submit(ask(question, 24))
         .expect("submit")
         .collect()
         .await
         .expect("generate");
-    assert_eq!(done.text, GREEDY_FRANCE);
+    assert_eq!(done.text, GREEDY_ANSWER);
     assert_eq!(done.finish_reason, FinishReason::Stop);
     let turns = vec![ChatTurn::new("user", question)];
     assert_eq!(
@@ -162,13 +162,16 @@ async fn greedy_answer_is_deterministic_and_usage_matches_the_tokenizer() {
     assert_eq!(finish, Some((FinishReason::Stop, done.completion_tokens)));
 }
 
-/// What SmolLM2-135M-Instruct answers greedily (observed with this engine).
-const GREEDY_FRANCE: &str = "The capital of France is Paris.";
+/// A question SmolLM2-135M-Instruct answers firmly, and its greedy answer: the same from this
+/// engine and from llama.cpp on the GGUF. ("What is the capital of France?" is a bad fixture:
+/// its greedy answer depends on the CPU's kernels, even in llama.cpp.)
+const QUESTION: &str = "What is 2 plus 2?";
+const GREEDY_ANSWER: &str = "The answer to this classic math problem is 4.";
 
 #[tokio::test]
 async fn max_tokens_stop_strings_and_seeds() {
     let Some(engine) = common::chat() else { return };
-    let q = "What is the capital of France?";
+    let q = QUESTION;
     let short = engine
         .submit(ask(q, 3))
         .expect("submit")
@@ -177,17 +180,17 @@ async fn max_tokens_stop_strings_and_seeds() {
         .expect("generate");
     assert_eq!(short.finish_reason, FinishReason::Length);
     assert_eq!(short.completion_tokens, 3);
-    assert!(GREEDY_FRANCE.starts_with(&short.text));
+    assert!(GREEDY_ANSWER.starts_with(&short.text));
 
     let mut req = ask(q, 24);
-    req.stop = vec![" is".into()];
+    req.stop = vec![" classic".into()];
     let stopped = engine
         .submit(req)
         .expect("submit")
         .collect()
         .await
         .expect("generate");
-    assert_eq!(stopped.text, "The capital of France");
+    assert_eq!(stopped.text, "The answer to this");
     assert_eq!(stopped.finish_reason, FinishReason::Stop);
 
     let sampled = |seed| GenerateRequest {
@@ -314,13 +317,13 @@ async fn concurrent_requests_are_batched_and_all_finish() {
     let generations: Vec<_> = (0..4)
         .map(|_| {
             engine
-                .submit(ask("What is the capital of France?", 24))
+                .submit(ask(QUESTION, 24))
                 .expect("submit")
         })
         .collect();
     for g in generations {
         let done = g.collect().await.expect("generate");
-        assert_eq!(done.text, GREEDY_FRANCE);
+        assert_eq!(done.text, GREEDY_ANSWER);
     }
 }
 
