@@ -315,11 +315,7 @@ async fn queue_full_then_cancellation_frees_the_slot() {
 async fn concurrent_requests_are_batched_and_all_finish() {
     let Some(engine) = common::chat() else { return };
     let generations: Vec<_> = (0..4)
-        .map(|_| {
-            engine
-                .submit(ask(QUESTION, 24))
-                .expect("submit")
-        })
+        .map(|_| engine.submit(ask(QUESTION, 24)).expect("submit"))
         .collect();
     for g in generations {
         let done = g.collect().await.expect("generate");

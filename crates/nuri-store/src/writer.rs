@@ -1,15 +1,18 @@
-//! The SQLite hot-path writer: one thread owning one rusqlite connection, running each batch
-//! (credit reservations, settlements, usage records, the sweeper) as one transaction.
+//! The SQLite hot-path writer: one thread owning one rusqlite connection that runs the hot-path
+//! work (credit reservations and settlements, usage records, the sweeper).
 //!
 //! SQLite has one writer at a time. Through sqlx, every statement is a hop between the async
 //! runtime and sqlx's connection thread, and on a busy two-core machine each hop waits for a
-//! time slice: a five-statement batch took milliseconds. Here a batch is one hop in and one
-//! out, and its statements run back to back on this thread.
+//! time slice. Here a piece of work is one hop in and one out, its statements run back to back,
+//! and everything queued meanwhile shares one commit (group commit): each piece runs inside its
+//! own savepoint, so one that fails is undone alone, and each learns its outcome only once the
+//! commit is durable. A second thread checkpoints the WAL, so the writer never stops for it.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use nuri_core::store::StoreError;
@@ -17,7 +20,11 @@ use tokio::sync::oneshot;
 
 use crate::exec::{sqlite_err, SqliteExec, Work};
 
-type Job = Box<dyn FnOnce(&mut rusqlite::Connection, &mut HashMap<String, String>) + Send>;
+/// Tells a job's caller how the commit went: `None` committed, `Some` the commit's error.
+type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
+
+/// A piece of work: runs its statements, says whether to keep them, and how to reply.
+type Job = Box<dyn FnOnce(&mut SqliteExec<'_>) -> (bool, Reply) + Send>;
 
 /// Handle to the writer thread; the thread stops when every handle is dropped.
 #[derive(Clone)]
@@ -25,48 +32,85 @@ pub(crate) struct SqliteWriter {
     jobs: mpsc::Sender<Job>,
 }
 
-/// WAL pages written before the writer checkpoints (SQLite's default is 1,000).
-const CHECKPOINT_PAGES: u32 = 4_000;
+/// Most pieces of work sharing one commit.
+const GROUP: usize = 64;
+
+/// How often the checkpointer copies the WAL back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// WAL pages after which the writer checkpoints itself (a backstop for when the checkpointer
+/// cannot keep up; it then also lets the WAL start over from its beginning).
+const BACKSTOP_PAGES: u32 = 8_000;
 
 /// Prepared statements kept per connection (multi-row inserts come in several sizes).
 const STATEMENT_CACHE: usize = 256;
 
-impl SqliteWriter {
-    /// Opens `path` (already migrated) and starts the thread.
-    pub(crate) fn open(path: &Path, synchronous_full: bool) -> Result<Self, StoreError> {
-        let conn = rusqlite::Connection::open(path)
-            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(sqlite_err)?;
-        let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
-        conn.execute_batch(&format!(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON; \
-             PRAGMA temp_store=MEMORY;"
-        ))
+fn open_connection(
+    path: &Path,
+    synchronous_full: bool,
+) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open(path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(10))
         .map_err(sqlite_err)?;
+    let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON; \
+         PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint={BACKSTOP_PAGES};"
+    ))
+    .map_err(sqlite_err)?;
+    Ok(conn)
+}
+
+impl SqliteWriter {
+    /// Opens `path` (already migrated) and starts the writer and checkpointer threads.
+    pub(crate) fn open(path: &Path, synchronous_full: bool) -> Result<Self, StoreError> {
+        let conn = open_connection(path, synchronous_full)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        // Checkpoint every ~16 MB of WAL rather than SQLite's 4 MB: pages the ledger rewrites
-        // often (a grant's row, the indexes' growing edges) are copied back once per checkpoint,
-        // so fewer, larger checkpoints write much less.
-        conn.execute_batch(&format!("PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}"))
-            .map_err(sqlite_err)?;
+        let checkpointer = open_connection(path, synchronous_full)?;
+        let running = Arc::new(AtomicBool::new(true));
         let (jobs, queue) = mpsc::channel::<Job>();
+        let writer_running = Arc::clone(&running);
         std::thread::Builder::new()
             .name("nuri-sqlite-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || {
+                run(conn, queue);
+                writer_running.store(false, Ordering::Relaxed);
+            })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
+        std::thread::Builder::new()
+            .name("nuri-sqlite-ckpt".into())
+            .spawn(move || checkpoint_loop(checkpointer, running))
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the SQLite checkpointer: {e}"))
+            })?;
         Ok(Self { jobs })
     }
 
-    /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer thread: committed if it
-    /// returns `Ok`, rolled back otherwise.
+    /// Runs `work` on the writer thread inside a transaction (shared with whatever else is
+    /// queued): its changes are committed if it returns `Ok`, undone otherwise; the answer
+    /// comes once the commit is done.
     pub(crate) async fn transaction<T: Send + 'static>(
         &self,
         work: Work<T>,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn, translated| {
-            let _ = reply.send(in_transaction(conn, translated, work));
+        let job: Job = Box::new(move |exec| {
+            // The statements never wait on anything but this thread, so this is ready at once.
+            match futures::executor::block_on(work(exec)) {
+                Ok(value) => (
+                    true,
+                    Box::new(move |failed: Option<StoreError>| {
+                        let _ = reply.send(failed.map_or(Ok(value), Err));
+                    }),
+                ),
+                Err(e) => (
+                    false,
+                    Box::new(move |_: Option<StoreError>| {
+                        let _ = reply.send(Err(e));
+                    }),
+                ),
+            }
         });
         self.jobs
             .send(job)
@@ -77,37 +121,76 @@ impl SqliteWriter {
     }
 }
 
-fn in_transaction<T>(
-    conn: &mut rusqlite::Connection,
-    translated: &mut HashMap<String, String>,
-    work: Work<T>,
-) -> Result<T, StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_err)?;
-    // The statements never wait on anything but this thread, so the future is ready at once.
-    let result = futures::executor::block_on(work(&mut SqliteExec { conn, translated }));
-    match result {
-        Ok(value) => match conn.execute_batch("COMMIT") {
-            Ok(()) => Ok(value),
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                Err(sqlite_err(e))
+fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
+    let mut translated = HashMap::new();
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
             }
-        },
-        Err(e) => {
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Dropping the jobs drops their reply channels: each caller gets an error.
+            tracing::error!(error = %e, "the SQLite writer cannot begin a transaction");
+            continue;
+        }
+        let mut replies = Vec::with_capacity(group.len());
+        for job in group {
+            if let Some(reply) = run_one(&mut conn, &mut translated, job) {
+                replies.push(reply);
+            }
+        }
+        let failed = conn.execute_batch("COMMIT").err().map(|e| {
             let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
+            sqlite_err(e)
+        });
+        for reply in replies {
+            reply(failed.clone());
         }
     }
 }
 
-fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
-    let mut translated = HashMap::new();
-    while let Ok(job) = queue.recv() {
-        if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn, &mut translated))).is_err() {
-            tracing::error!("a SQLite writer batch panicked; its transaction is rolled back");
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
+/// Runs one job inside a savepoint, keeping or undoing its changes; `None` if it panicked
+/// (its caller then gets an error through the dropped reply channel).
+fn run_one(
+    conn: &mut rusqlite::Connection,
+    translated: &mut HashMap<String, String>,
+    job: Job,
+) -> Option<Reply> {
+    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        tracing::error!(error = %e, "the SQLite writer cannot open a savepoint");
+        return None;
+    }
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        job(&mut SqliteExec { conn, translated })
+    }));
+    let (keep, reply) = match outcome {
+        Ok((keep, reply)) => (keep, Some(reply)),
+        Err(_) => {
+            tracing::error!("a SQLite writer job panicked; its changes are undone");
+            (false, None)
+        }
+    };
+    let end = if keep {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    if let Err(e) = conn.execute_batch(end) {
+        tracing::error!(error = %e, "the SQLite writer cannot close a savepoint");
+    }
+    reply
+}
+
+/// Copies the WAL back into the database in the background until the writer stops.
+#[allow(clippy::disallowed_methods)] // its own OS thread, not an async worker
+fn checkpoint_loop(conn: rusqlite::Connection, running: Arc<AtomicBool>) {
+    while running.load(Ordering::Relaxed) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }
@@ -188,5 +271,41 @@ mod tests {
             1,
             "the panicked batch was rolled back"
         );
+    }
+
+    #[tokio::test]
+    async fn jobs_sharing_a_commit_fail_alone() {
+        let (_dir, writer) = writer();
+        writer
+            .transaction(work(|db| {
+                Box::pin(async move {
+                    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+                        .await
+                })
+            }))
+            .await
+            .unwrap();
+        // Submitted together, so they queue up and share commits; every odd one fails after
+        // writing a row, which its savepoint must undo without touching the others.
+        let jobs = (0..40_i64).map(|i| {
+            writer.transaction(work(move |db| {
+                Box::pin(async move {
+                    db.execute(
+                        "INSERT INTO t (id, v) VALUES ($1, $2)",
+                        &[i.into(), "x".into()],
+                    )
+                    .await?;
+                    if i % 2 == 1 {
+                        return Err(StoreError::Conflict(format!("job {i} refuses")));
+                    }
+                    Ok(i)
+                })
+            }))
+        });
+        let results = futures::future::join_all(jobs).await;
+        for (i, result) in (0..40_i64).zip(&results) {
+            assert_eq!(result.is_ok(), i % 2 == 0, "job {i}: {result:?}");
+        }
+        assert_eq!(count(&writer).await, 20);
     }
 }
