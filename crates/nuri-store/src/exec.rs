@@ -150,6 +150,13 @@ impl Row {
     }
 }
 
+/// A mapper over `Row` as one over sqlx's row (for reads through the pool).
+pub(crate) fn via_row<T>(
+    map: fn(&Row) -> Result<T, StoreError>,
+) -> impl Fn(&AnyRow) -> Result<T, StoreError> {
+    move |row| map(&Row::from_any(row)?)
+}
+
 fn wrong_type(column: &str, want: &str, got: &Cell) -> StoreError {
     StoreError::Unavailable(format!("column {column}: expected {want}, found {got:?}"))
 }

@@ -8,11 +8,18 @@ use sqlx::any::AnyRow;
 use crate::connect::{db_err, SqlStore};
 use crate::rows;
 
+/// A row mapper that reads sqlx's row directly, as one the store's helpers take.
+pub(crate) fn sqlx_map<T>(
+    map: fn(&AnyRow) -> Result<T, sqlx::Error>,
+) -> impl Fn(&AnyRow) -> Result<T, StoreError> {
+    move |row| map(row).map_err(db_err)
+}
+
 /// Fetches `size + 1` rows to learn `has_more`, then trims.
 pub(crate) fn page_of<T>(
     rows: Vec<AnyRow>,
     size: u32,
-    map: fn(&AnyRow) -> Result<T, sqlx::Error>,
+    map: impl Fn(&AnyRow) -> Result<T, StoreError>,
 ) -> Result<Page<T>, StoreError> {
     let size = size as usize;
     let has_more = rows.len() > size;
@@ -20,18 +27,18 @@ pub(crate) fn page_of<T>(
         .iter()
         .take(size)
         .map(map)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db_err)?;
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page { data, has_more })
 }
 
 impl SqlStore {
-    async fn one<T>(
+    /// The one row `sql` (with `$1` = `id`) finds, or `NotFound` naming `what`.
+    pub(crate) async fn one<T>(
         &self,
         sql: &str,
         id: &str,
         what: &str,
-        map: fn(&AnyRow) -> Result<T, sqlx::Error>,
+        map: impl Fn(&AnyRow) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let row = sqlx::query(sql)
             .bind(id)
@@ -39,7 +46,7 @@ impl SqlStore {
             .await
             .map_err(db_err)?;
         match row {
-            Some(r) => map(&r).map_err(db_err),
+            Some(r) => map(&r),
             None => Err(StoreError::NotFound(format!("{what} {id}"))),
         }
     }
@@ -73,7 +80,7 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        page_of(rows, size, map)
+        page_of(rows, size, sqlx_map(map))
     }
 
     async fn set_limits(&self, table: &str, id: &str, limits: &Limits) -> Result<(), StoreError> {
@@ -110,7 +117,7 @@ impl TenancyStore for SqlStore {
             "SELECT * FROM orgs WHERE id = $1",
             id,
             "organisation",
-            rows::org,
+            sqlx_map(rows::org),
         )
         .await
     }
@@ -143,7 +150,7 @@ impl TenancyStore for SqlStore {
             "SELECT * FROM projects WHERE id = $1",
             id,
             "project",
-            rows::project,
+            sqlx_map(rows::project),
         )
         .await
     }
@@ -201,8 +208,13 @@ impl TenancyStore for SqlStore {
     }
 
     async fn get_key(&self, id: &str) -> Result<ApiKey, StoreError> {
-        self.one("SELECT * FROM api_keys WHERE id = $1", id, "key", rows::key)
-            .await
+        self.one(
+            "SELECT * FROM api_keys WHERE id = $1",
+            id,
+            "key",
+            sqlx_map(rows::key),
+        )
+        .await
     }
 
     async fn find_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError> {

@@ -7,7 +7,7 @@ use nuri_core::usage::{UsageFilter, UsageRecord};
 use crate::connect::{db_err, placeholders, SqlStore};
 use crate::exec::{work, Exec, Value};
 use crate::rows;
-use crate::tenancy::page_of;
+use crate::tenancy::{page_of, sqlx_map};
 
 const COLUMNS: &str = "request_id, client_request_id, org_id, project_id, key_id, endpoint, model, provider, \
     upstream_model, prompt_tokens, completion_tokens, usage_estimated, cost, input_price, output_price, \
@@ -132,6 +132,6 @@ impl UsageStore for SqlStore {
             };
         }
         let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
-        page_of(rows, size, rows::usage)
+        page_of(rows, size, sqlx_map(rows::usage))
     }
 }

@@ -18,8 +18,8 @@ mod statements;
 mod verify;
 
 use crate::connect::{db_err, placeholders, SqlStore};
-use crate::exec::{work, Exec, Row, Value};
-use crate::tenancy::page_of;
+use crate::exec::{via_row, work, Exec, Row, Value};
+use crate::tenancy::{page_of, sqlx_map};
 
 fn list_json(list: &Option<Vec<String>>) -> Option<String> {
     list.as_ref()
@@ -85,22 +85,6 @@ fn reservation(row: &Row) -> Result<Reservation, StoreError> {
         created_at: row.int("created_at")?,
         settled_at: row.opt_int("settled_at")?,
     })
-}
-
-/// Reads pooled rows through `map`, as a page of at most `size`.
-fn page_from<T>(
-    rows: Vec<AnyRow>,
-    size: u32,
-    map: fn(&Row) -> Result<T, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    let size = size as usize;
-    let has_more = rows.len() > size;
-    let data = rows
-        .iter()
-        .take(size)
-        .map(|r| map(&Row::from_any(r)?))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { data, has_more })
 }
 
 /// A ledger entry to append.
@@ -369,13 +353,13 @@ impl CreditStore for SqlStore {
     }
 
     async fn get_programme(&self, id: &str) -> Result<Programme, StoreError> {
-        let row = sqlx::query("SELECT * FROM programmes WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| StoreError::NotFound(format!("programme {id}")))?;
-        programme(&row).map_err(db_err)
+        self.one(
+            "SELECT * FROM programmes WHERE id = $1",
+            id,
+            "programme",
+            sqlx_map(programme),
+        )
+        .await
     }
 
     async fn list_programmes(&self, page: &PageRequest) -> Result<Page<Programme>, StoreError> {
@@ -386,7 +370,7 @@ impl CreditStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        page_of(rows, size, programme)
+        page_of(rows, size, sqlx_map(programme))
     }
 
     async fn create_grant(&self, g: &Grant, actor: &str) -> Result<(), StoreError> {
@@ -438,13 +422,13 @@ impl CreditStore for SqlStore {
     }
 
     async fn get_grant(&self, id: &str) -> Result<Grant, StoreError> {
-        let row = sqlx::query("SELECT * FROM grants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?;
-        grant(&Row::from_any(&row)?)
+        self.one(
+            "SELECT * FROM grants WHERE id = $1",
+            id,
+            "grant",
+            via_row(grant),
+        )
+        .await
     }
 
     async fn list_grants(
@@ -464,7 +448,7 @@ impl CreditStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        page_from(rows, size, grant)
+        page_of(rows, size, via_row(grant))
     }
 
     async fn org_grants(&self, org_id: &str) -> Result<Vec<Grant>, StoreError> {
@@ -473,7 +457,7 @@ impl CreditStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter().map(|r| grant(&Row::from_any(r)?)).collect()
+        rows.iter().map(via_row(grant)).collect()
     }
 
     async fn top_up_grant(
@@ -691,13 +675,13 @@ impl CreditStore for SqlStore {
     }
 
     async fn get_reservation(&self, id: &str) -> Result<Reservation, StoreError> {
-        let row = sqlx::query("SELECT * FROM reservations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| StoreError::NotFound(format!("reservation {id}")))?;
-        reservation(&Row::from_any(&row)?)
+        self.one(
+            "SELECT * FROM reservations WHERE id = $1",
+            id,
+            "reservation",
+            via_row(reservation),
+        )
+        .await
     }
 
     async fn list_reservations(
@@ -715,7 +699,7 @@ impl CreditStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        page_from(rows, size, reservation)
+        page_of(rows, size, via_row(reservation))
     }
 
     async fn verify_ledger(&self) -> Result<LedgerReport, StoreError> {
