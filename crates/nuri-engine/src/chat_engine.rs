@@ -28,9 +28,11 @@ const EVENT_CHANNEL_CAPACITY: usize = 64;
 /// Settings of a chat engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineOptions {
-    /// Compute threads for the matmuls (candle's pool, process-wide: the first engine loaded
-    /// sets it, unless `CANDLE_NUM_THREADS` is already set). Default 1: on a small shared
-    /// machine a second thread was measured slower (see `bench/RESULTS.md`).
+    /// Compute threads for the matmuls: each one's output columns are split across this
+    /// engine's pool (candle's pool, for prompt attention and the embedding model, is
+    /// process-wide: the first engine loaded sets it, unless `CANDLE_NUM_THREADS` is already
+    /// set). Default 1: on a small shared machine a second thread was measured slower (see
+    /// `bench/RESULTS.md`).
     pub threads: usize,
     /// Requests that may wait beyond the running ones before `submit` answers `QueueFull`.
     pub queue_capacity: usize,
@@ -108,7 +110,8 @@ impl ChatEngine {
         )?;
         let context_window = cfg.context_length;
         let model_name = meta.string("general.name").unwrap_or("gguf").to_string();
-        let model = Model::load(&mut file, cfg).map_err(|e| EngineError::load(path, e))?;
+        let model =
+            Model::load(&mut file, cfg, opts.threads).map_err(|e| EngineError::load(path, e))?;
         if model.vocab_size() != tokenizer.vocab_size() {
             return Err(EngineError::load(
                 path,

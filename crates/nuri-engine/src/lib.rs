@@ -19,7 +19,7 @@ mod error;
 mod gguf;
 mod linear;
 mod model;
-mod quantize;
+mod qmatmul;
 #[cfg(test)]
 mod qwen2_reference;
 mod request;

@@ -3,22 +3,22 @@
 //! One forward pass takes a *batch of sequences*, each with its own [`KvCache`] and any number of
 //! new tokens (a whole prompt, a prompt chunk, or the one token of a decode step). The rows of all
 //! sequences are stacked so every weight matrix is streamed from memory once per step for the
-//! whole batch (candle's quantised matmul tiles rows, so 8 decode rows cost far less than 8 passes);
+//! whole batch (the kernels unpack each weight row once for all the batch's rows, so 8 decode rows
+//! cost far less than 8 passes);
 //! only attention runs per sequence, against that sequence's own cache. This is what makes
 //! continuous batching pay off on a memory-bound CPU.
 //!
-//! Linear layers run in candle (`QMatMul`: AVX2 / AVX-512 VNNI kernels picked at run time);
-//! the small element-wise work (norms, RoPE, activations, decode attention) runs on plain `f32`
+//! Linear layers run in Nuri's own quantised kernels ([`crate::qmatmul`]): each input is
+//! quantised once and shared by the matrices that read it (q/k/v, gate/up). The small
+//! element-wise work (norms, RoPE, activations, decode attention) runs on plain `f32`
 //! slices, which avoids per-op tensor overhead that dominates at batch sizes this small.
-
-use std::sync::Arc;
 
 use candle_core::quantized::QTensor;
 use candle_core::{Device, Result, Tensor};
 
 use crate::gguf::{Arch, GgufFile, ModelConfig};
-use crate::linear::Linear;
-use crate::quantize;
+use crate::linear::{Input, Linear};
+use crate::qmatmul::Threads;
 
 /// Per-sequence key/value cache: for each layer, keys and values laid out `[pos][kv_head][dim]`,
 /// stored as bfloat16 (the top half of an f32: half the memory, 23 KB per token for SmolLM2,
@@ -78,8 +78,10 @@ struct Layer {
 /// The loaded weights plus the configuration they were read with.
 pub(crate) struct Model {
     cfg: ModelConfig,
-    embed: Arc<QTensor>,
-    output: Linear,
+    /// The token embedding table; also the output projection when `output` is `None` (tied).
+    embed: Linear,
+    output: Option<Linear>,
+    threads: Threads,
     out_norm: Vec<f32>,
     layers: Vec<Layer>,
     inv_freq: Vec<f32>,
@@ -94,8 +96,8 @@ fn inv_freqs(head_dim: usize, base: f32) -> Vec<f32> {
 }
 
 impl Model {
-    /// Reads every tensor of `file` (re-quantising slow types to Q8_0).
-    pub fn load(file: &mut GgufFile, cfg: ModelConfig) -> Result<Self> {
+    /// Reads every tensor of `file` into the kernels' layout; matmuls run on `threads` threads.
+    pub fn load(file: &mut GgufFile, cfg: ModelConfig, threads: usize) -> Result<Self> {
         let cpu = Device::Cpu;
         let GgufFile { content, reader } = file;
         let mut qt = |name: &str| -> Result<QTensor> { content.tensor(reader, name, &cpu) };
@@ -103,19 +105,20 @@ impl Model {
         let has_output = has("output.weight");
         let has_bias = has("blk.0.attn_q.bias");
 
-        let embed = Arc::new(quantize::to_fast_dtype(qt("token_embd.weight")?)?);
-        let vocab = embed.shape().dims2()?.0;
+        let embed = Linear::load(&qt("token_embd.weight")?)?;
+        let vocab = embed.rows();
         let output = if has_output {
-            Linear::new(qt("output.weight")?)?
+            Some(Linear::load(&qt("output.weight")?)?)
         } else {
-            Linear::shared(embed.clone())?
+            None
         };
         let out_norm = dense(qt("output_norm.weight")?)?;
         let gemma = cfg.arch == Arch::Gemma3;
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
-            let mut w =
-                |suffix: &str| -> Result<Linear> { Linear::new(qt(&format!("blk.{i}.{suffix}"))?) };
+            let mut w = |suffix: &str| -> Result<Linear> {
+                Linear::load(&qt(&format!("blk.{i}.{suffix}"))?)
+            };
             let wq = w("attn_q.weight")?;
             let wk = w("attn_k.weight")?;
             let wv = w("attn_v.weight")?;
@@ -173,6 +176,7 @@ impl Model {
             out_norm,
             layers,
             vocab,
+            threads: Threads::new(threads),
         })
     }
 
@@ -205,12 +209,13 @@ impl Model {
             .flat_map(|s| (0..s.tokens.len()).map(|i| s.cache.len() + i))
             .collect();
 
-        let ids_t = Tensor::from_vec(ids, n, &Device::Cpu)?;
-        let mut x = self
-            .embed
-            .embedding(&ids_t)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
+        let mut x = Vec::with_capacity(n * d);
+        for &id in &ids {
+            if id as usize >= self.vocab {
+                candle_core::bail!("token id {id} is outside the vocabulary ({})", self.vocab);
+            }
+            x.extend(self.embed.row(id as usize)?);
+        }
         if cfg.arch == Arch::Gemma3 {
             let scale = (d as f32).sqrt();
             x.iter_mut().for_each(|v| *v *= scale);
@@ -226,10 +231,11 @@ impl Model {
         let mut attn = vec![0f32; n * qdim];
         for (layer_idx, layer) in self.layers.iter().enumerate() {
             rms_norm_rows(&x, &layer.attn_norm, cfg.rms_eps, d, &mut h);
-            let mut q = layer.wq.forward(&h, n)?;
-            let mut k = layer.wk.forward(&h, n)?;
+            let input = Input::new(&h, n, d);
+            let mut q = layer.wq.forward(&input, &self.threads)?;
+            let mut k = layer.wk.forward(&input, &self.threads)?;
             let v = {
-                let mut v = layer.wv.forward(&h, n)?;
+                let mut v = layer.wv.forward(&input, &self.threads)?;
                 add_bias(&mut v, layer.bv.as_deref(), kvdim);
                 v
             };
@@ -265,20 +271,24 @@ impl Model {
                 row += t;
             }
 
-            let mut o = layer.wo.forward(&attn, n)?;
+            let mut o = layer
+                .wo
+                .forward(&Input::new(&attn, n, qdim), &self.threads)?;
             if let Some(w) = &layer.post_attn_norm {
                 rms_norm_in_place(&mut o, w, cfg.rms_eps, d);
             }
             add_in_place(&mut x, &o);
 
             rms_norm_rows(&x, &layer.ffn_norm, cfg.rms_eps, d, &mut h);
-            let mut g = layer.gate.forward(&h, n)?;
-            let u = layer.up.forward(&h, n)?;
+            let input = Input::new(&h, n, d);
+            let mut g = layer.gate.forward(&input, &self.threads)?;
+            let u = layer.up.forward(&input, &self.threads)?;
             let gelu = cfg.arch == Arch::Gemma3;
             for (gi, ui) in g.iter_mut().zip(&u) {
                 *gi = if gelu { gelu_tanh(*gi) } else { silu(*gi) } * ui;
             }
-            let mut y = layer.down.forward(&g, n)?;
+            let ffn = layer.down.cols();
+            let mut y = layer.down.forward(&Input::new(&g, n, ffn), &self.threads)?;
             if let Some(w) = &layer.post_ffn_norm {
                 rms_norm_in_place(&mut y, w, cfg.rms_eps, d);
             }
@@ -308,7 +318,8 @@ impl Model {
         }
         let mut result: Vec<Option<Vec<f32>>> = batch.iter().map(|_| None).collect();
         if !wanted.is_empty() {
-            let logits = self.output.forward(&last_rows, wanted.len())?;
+            let output = self.output.as_ref().unwrap_or(&self.embed);
+            let logits = output.forward(&Input::new(&last_rows, wanted.len(), d), &self.threads)?;
             let vocab = logits.len() / wanted.len();
             for (j, &i) in wanted.iter().enumerate() {
                 result[i] = Some(logits[j * vocab..(j + 1) * vocab].to_vec());
@@ -329,6 +340,26 @@ fn append_bf16(cache: &mut Vec<u16>, rows: &[f32]) {
         let rounded = bits.wrapping_add(0x7FFF + ((bits >> 16) & 1));
         (rounded >> 16) as u16
     }));
+}
+
+/// A bfloat16 value as f32.
+#[inline(always)]
+fn bf16_to_f32(b: u16) -> f32 {
+    f32::from_bits(u32::from(b) << 16)
+}
+
+/// Dot product of f32 values with bfloat16 ones, eight accumulators wide so it vectorises.
+fn dot_bf16(a: &[f32], b: &[u16]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for i in 0..8 {
+            acc[i] += x[i] * bf16_to_f32(y[i]);
+        }
+    }
+    let tail: f32 = ar.iter().zip(br).map(|(x, &y)| x * bf16_to_f32(y)).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 /// f32 copy of cache positions `from..to`.
@@ -374,12 +405,36 @@ fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32, width: usize) {
 }
 
 fn silu(x: f32) -> f32 {
-    x / (1.0 + (-x).exp())
+    x / (1.0 + fast_exp(-x))
+}
+
+/// `e^x` within a few ulp, without a library call, so the loops that use it vectorise
+/// (Cephes' `expf` polynomial on `x − n·ln 2`, scaled by `2^n` through the exponent bits).
+/// Inputs are clamped to the range whose result is a normal f32.
+#[inline(always)]
+fn fast_exp(x: f32) -> f32 {
+    // Adding 1.5 · 2^23 rounds to an integer held in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.3, 88.3);
+    let t = x * std::f32::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
+    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    let scale = f32::from_bits((t.to_bits().wrapping_sub(ROUND.to_bits()) + 127) << 23);
+    y * scale
 }
 
 fn gelu_tanh(x: f32) -> f32 {
     const C: f32 = 0.797_884_6; // sqrt(2/pi)
-    0.5 * x * (1.0 + (C * (x + 0.044_715 * x * x * x)).tanh())
+    let e = fast_exp(2.0 * C * (x + 0.044_715 * x * x * x));
+    // tanh(z) = (e^2z − 1) / (e^2z + 1)
+    0.5 * x * (1.0 + (e - 1.0) / (e + 1.0))
 }
 
 /// Dot product with eight independent accumulators so it vectorises.
@@ -475,10 +530,8 @@ fn attend_rows(
     let group = h / hkv;
     let kvdim = hkv * hd;
     let mut scores = Vec::with_capacity(p0 + t);
-    // Visible keys/values of all rows, converted once for every head.
-    let first = first_visible(p0, window);
-    let kf = to_f32(kc, first, p0 + t, kvdim);
-    let vf = to_f32(vc, first, p0 + t, kvdim);
+    // Keys and values are read from the bfloat16 cache as they are: converting them is a
+    // shift, cheaper than copying the whole visible cache to f32 for every step.
     for r in 0..t {
         let pos = p0 + r;
         let start = first_visible(pos, window);
@@ -488,24 +541,23 @@ fn attend_rows(
             scores.clear();
             let mut max = f32::NEG_INFINITY;
             for j in start..=pos {
-                let jj = (j - first) * kvdim + kvh * hd;
-                let s = dot(qh, &kf[jj..jj + hd]) * cfg.attn_scale;
+                let jj = j * kvdim + kvh * hd;
+                let s = dot_bf16(qh, &kc[jj..jj + hd]) * cfg.attn_scale;
                 max = max.max(s);
                 scores.push(s);
             }
             let mut sum = 0.0;
             for s in scores.iter_mut() {
-                *s = (*s - max).exp();
+                *s = fast_exp(*s - max);
                 sum += *s;
             }
             let o = &mut out[r * h * hd + head * hd..r * h * hd + (head + 1) * hd];
             o.iter_mut().for_each(|v| *v = 0.0);
             for (idx, j) in (start..=pos).enumerate() {
                 let p = scores[idx] / sum;
-                let jj = (j - first) * kvdim + kvh * hd;
-                let vj = &vf[jj..jj + hd];
-                for (oi, vi) in o.iter_mut().zip(vj) {
-                    *oi += p * vi;
+                let jj = j * kvdim + kvh * hd;
+                for (oi, &vi) in o.iter_mut().zip(&vc[jj..jj + hd]) {
+                    *oi += p * bf16_to_f32(vi);
                 }
             }
         }
@@ -575,6 +627,25 @@ mod tests {
         let b: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.1).collect();
         let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot(&a, &b) - naive).abs() < 1e-3);
+        let mut cache = Vec::new();
+        append_bf16(&mut cache, &b);
+        let rounded: f32 = a.iter().zip(&cache).map(|(x, &y)| x * bf16_to_f32(y)).sum();
+        assert!((dot_bf16(&a, &cache) - rounded).abs() < 1e-3);
+    }
+
+    #[test]
+    fn fast_exp_matches_the_library() {
+        for i in -8700..=8800 {
+            let x = i as f32 / 100.0;
+            let (got, want) = (fast_exp(x), x.exp());
+            assert!(
+                (got - want).abs() <= 4e-7 * want,
+                "exp({x}) = {got}, want {want}"
+            );
+        }
+        assert_eq!(fast_exp(-1000.0), (-87.3f32).exp());
+        assert!(silu(-200.0).abs() < 1e-30 && (silu(30.0) - 30.0).abs() < 1e-5);
+        assert!((gelu_tanh(1.0) - 0.841_192).abs() < 1e-5);
     }
 
     #[test]

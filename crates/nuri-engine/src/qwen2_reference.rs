@@ -159,7 +159,7 @@ fn qwen2_matches_candle_reference() {
     assert!(cfg.rope_neox, "qwen2 uses NeoX (half-split) RoPE");
     assert_eq!(cfg.rope_base, ROPE_BASE);
     assert!(cfg.sliding_window.is_none());
-    let model = Model::load(&mut file, cfg).expect("nuri loads qwen2");
+    let model = Model::load(&mut file, cfg, 1).expect("nuri loads qwen2");
     assert_eq!(model.vocab_size(), VOCAB);
 
     let mut reader = std::fs::File::open(&path).expect("reopen");

@@ -1,0 +1,134 @@
+use super::*;
+use candle_core::Tensor;
+
+/// A deterministic pseudo-random matrix in [-1, 1).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn ggml(w: &[f32], rows: usize, cols: usize, dtype: GgmlDType) -> QTensor {
+    let t = Tensor::from_vec(w.to_vec(), (rows, cols), &Device::Cpu).unwrap();
+    QTensor::quantize(&t, dtype).unwrap()
+}
+
+fn exact(w: &[f32], x: &[f32], n: usize, k: usize, rows: usize) -> Vec<f32> {
+    let mut out = vec![0f32; rows * n];
+    for r in 0..rows {
+        for c in 0..n {
+            out[r * n + c] = (0..k).map(|i| x[r * k + i] * w[c * k + i]).sum();
+        }
+    }
+    out
+}
+
+#[test]
+fn every_kernel_matches_the_portable_one_for_every_packing_and_batch_size() {
+    // 576 = 18 blocks (the SmolLM2 width: one transposed run and a pair), 608 = 19 (odd:
+    // padded to 20), 96 = 3, 1536 = 48 (three runs).
+    for &(n, k) in &[(24, 576), (5, 608), (3, 96), (4, 1536)] {
+        let w = values(n * k, 7);
+        for dtype in [
+            GgmlDType::Q4_0,
+            GgmlDType::Q4_1,
+            GgmlDType::Q8_0,
+            GgmlDType::Q6K,
+        ] {
+            if dtype == GgmlDType::Q6K && k % 256 != 0 {
+                continue;
+            }
+            for layout in [Layout::Pairs, Layout::Lanes16] {
+                let m = QMatrix::from_qtensor_in(&ggml(&w, n, k, dtype), layout).unwrap();
+                for rows in [1, 2, 3, 7, 8, 9, 17] {
+                    let x = QActs::quantize(&values(rows * k, rows as u64), rows, k, layout);
+                    let mut reference = vec![0f32; rows * n];
+                    Kernel::Portable.run(&m, &x, 0..n, &mut reference);
+                    for kernel in Kernel::available().into_iter().filter(|k| k.reads(layout)) {
+                        let mut got = vec![0f32; rows * n];
+                        kernel.run(&m, &x, 0..n, &mut got);
+                        for (i, (a, b)) in got.iter().zip(&reference).enumerate() {
+                            assert!(
+                            (a - b).abs() <= 1e-3 * b.abs().max(1.0),
+                            "{kernel:?} {layout:?} {dtype:?} {n}x{k} rows {rows} at {i}: {a} vs {b}"
+                        );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn results_are_close_to_the_exact_product() {
+    let (n, k, rows) = (16, 576, 4);
+    let w = values(n * k, 3);
+    let x = values(rows * k, 4);
+    let want = exact(&w, &x, n, k, rows);
+    for dtype in [
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+        GgmlDType::Q8_0,
+        GgmlDType::F32,
+    ] {
+        let m = QMatrix::from_qtensor(&ggml(&w, n, k, dtype)).unwrap();
+        let got = m.matmul(&QActs::quantize(&x, rows, k, m.layout()));
+        // Each product of k ≈ 576 terms in [-1, 1): 4-bit weights err by ~1/15 of the range.
+        let tolerance = if dtype == GgmlDType::Q8_0 || dtype == GgmlDType::F32 {
+            0.2
+        } else {
+            1.5
+        };
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() < tolerance, "{dtype:?}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn a_column_range_computes_just_those_outputs() {
+    let (n, k, rows) = (10, 64, 3);
+    let m = QMatrix::from_qtensor(&ggml(&values(n * k, 1), n, k, GgmlDType::Q4_1)).unwrap();
+    let x = QActs::quantize(&values(rows * k, 2), rows, k, m.layout());
+    let full = m.matmul(&x);
+    let mut part = vec![0f32; rows * 4];
+    kernel().run(&m, &x, 3..7, &mut part);
+    for r in 0..rows {
+        for c in 3..7 {
+            assert_eq!(part[r * 4 + c - 3], full[r * n + c]);
+        }
+    }
+}
+
+#[test]
+fn rows_dequantise_like_ggml() {
+    let (n, k) = (3, 64);
+    let w = values(n * k, 9);
+    for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        let q = ggml(&w, n, k, dtype);
+        let dense = q
+            .dequantize(&Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for layout in [Layout::Pairs, Layout::Lanes16] {
+            let m = QMatrix::from_qtensor_in(&q, layout).unwrap();
+            for r in 0..n {
+                for (a, b) in m.row(r).iter().zip(&dense[r * k..(r + 1) * k]) {
+                    assert!((a - b).abs() < 1e-6, "{dtype:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! x86-64 kernels: AVX-512 VNNI (`vpdpbusd`, 64 weights an instruction) and AVX2
+//! (`vpmaddubsw` + `vpmaddwd`, 32). Both walk the output columns (weight rows) in the outer
+//! loop and the activation rows in groups of up to [`GROUP`] inside it, so each weight row is
+//! read and unpacked once per group while the group's accumulators stay in registers.
+//!
+//! The only module of Nuri's allowed `unsafe`: intrinsics need it. Every slice is bounds-checked
+//! into a pointer at the top of a row, and the offsets read from it stay inside that row.
+
+#![allow(unsafe_code)]
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use half::f16;
+
+use super::{Layout, Packing, QActs, QMatrix, BLOCK, RUN};
+
+/// Activation rows one pass over a weight row serves.
+const GROUP: usize = 8;
+
+/// Whether the AVX2 kernel can run.
+pub(super) fn has_avx2() -> bool {
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+}
+
+/// Whether the AVX-512 VNNI kernel can run.
+pub(super) fn has_avx512_vnni() -> bool {
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512vnni")
+        && is_x86_feature_detected!("f16c")
+}
+
+/// Calls `body::<R>(first_row)` for each group of activation rows, `R` being the group's size.
+macro_rules! for_each_group {
+    ($rows:expr, $body:ident, $nib:expr, ($($arg:expr),*)) => {{
+        let mut r0 = 0;
+        while r0 < $rows {
+            let n = ($rows - r0).min(GROUP);
+            match (n, $nib) {
+                (8, true) => $body::<8, true>($($arg,)* r0),
+                (8, false) => $body::<8, false>($($arg,)* r0),
+                (7, true) => $body::<7, true>($($arg,)* r0),
+                (7, false) => $body::<7, false>($($arg,)* r0),
+                (6, true) => $body::<6, true>($($arg,)* r0),
+                (6, false) => $body::<6, false>($($arg,)* r0),
+                (5, true) => $body::<5, true>($($arg,)* r0),
+                (5, false) => $body::<5, false>($($arg,)* r0),
+                (4, true) => $body::<4, true>($($arg,)* r0),
+                (4, false) => $body::<4, false>($($arg,)* r0),
+                (3, true) => $body::<3, true>($($arg,)* r0),
+                (3, false) => $body::<3, false>($($arg,)* r0),
+                (2, true) => $body::<2, true>($($arg,)* r0),
+                (2, false) => $body::<2, false>($($arg,)* r0),
+                (_, true) => $body::<1, true>($($arg,)* r0),
+                (_, false) => $body::<1, false>($($arg,)* r0),
+            }
+            r0 += n;
+        }
+    }};
+}
+
+/// AVX-512 VNNI matmul; see [`super::Kernel::run`]. Panics on a CPU without it.
+pub(super) fn matmul_avx512_vnni(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]) {
+    check(w, x, &cols, out);
+    assert!(has_avx512_vnni(), "this CPU has no AVX-512 VNNI");
+    // SAFETY: the CPU has the features; `check` bounds every row the kernel reads and writes.
+    unsafe { avx512_vnni(w, x, cols, out) }
+}
+
+/// AVX2 matmul; see [`super::Kernel::run`]. Panics on a CPU without it.
+pub(super) fn matmul_avx2(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]) {
+    check(w, x, &cols, out);
+    assert!(has_avx2(), "this CPU has no AVX2");
+    // SAFETY: as above.
+    unsafe { avx2(w, x, cols, out) }
+}
+
+/// The shapes the kernels rely on: matching widths, whole pairs of blocks, columns inside the
+/// matrix and an output of `x.rows × cols.len()`.
+fn check(w: &QMatrix, x: &QActs, cols: &Range<usize>, out: &[f32]) {
+    assert_eq!(
+        w.blocks, x.blocks,
+        "activation width does not match the matrix"
+    );
+    assert_eq!(w.blocks % 2, 0, "blocks come in pairs");
+    assert!(cols.end <= w.rows, "columns outside the matrix");
+    assert_eq!(out.len(), x.rows * cols.len(), "output size");
+    assert_eq!(x.values.len(), x.rows * x.blocks * BLOCK, "activation size");
+    assert_eq!(x.scale_x8.len(), x.rows * x.blocks * 8, "activation scales");
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
+unsafe fn avx512_vnni(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]) {
+    let nib = w.packing == Packing::Nibbles;
+    for c in cols.clone() {
+        prefetch_row(w, c + PREFETCH_ROWS);
+        let at = c - cols.start;
+        for_each_group!(x.rows, group_avx512, nib, (w, x, c, at, cols.len(), out));
+    }
+}
+
+/// Cache lines of weights fetched ahead of the row being multiplied: the hardware prefetcher
+/// alone left the kernels waiting on memory about half the time.
+const PREFETCH_ROWS: usize = 16;
+
+/// Asks for weight row `c`'s values, scales and offsets to be brought into cache.
+#[inline(always)]
+unsafe fn prefetch_row(w: &QMatrix, c: usize) {
+    if c >= w.rows {
+        return;
+    }
+    let row_bytes = w.blocks * w.packing.block_bytes();
+    let values = w.values.as_ptr().add(c * row_bytes);
+    let mut at = 0;
+    while at < row_bytes {
+        _mm_prefetch::<_MM_HINT_T0>(values.add(at).cast());
+        at += 64;
+    }
+    let (scale, offset) = (
+        w.scale.as_ptr().add(c * w.blocks).cast::<u8>(),
+        w.offset.as_ptr().add(c * w.blocks).cast::<u8>(),
+    );
+    let mut at = 0;
+    while at < 2 * w.blocks {
+        _mm_prefetch::<_MM_HINT_T0>(scale.add(at).cast());
+        _mm_prefetch::<_MM_HINT_T0>(offset.add(at).cast());
+        at += 64;
+    }
+}
+
+/// Two half floats at `p`, as the first two lanes of a vector.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn two_halves(p: *const f16) -> __m128 {
+    _mm_cvtph_ps(_mm_cvtsi32_si128(p.cast::<i32>().read_unaligned()))
+}
+
+/// One weight row `c` against activation rows `r0..r0 + R`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
+unsafe fn group_avx512<const R: usize, const NIB: bool>(
+    w: &QMatrix,
+    x: &QActs,
+    c: usize,
+    at: usize,
+    width: usize,
+    out: &mut [f32],
+    r0: usize,
+) {
+    let blocks = w.blocks;
+    let row_bytes = blocks * w.packing.block_bytes();
+    let wv = w.values.as_ptr().add(c * row_bytes);
+    let ws = w.scale.as_ptr().add(c * blocks);
+    let wo = w.offset.as_ptr().add(c * blocks);
+    // Activation row i's values, scales ×8 and sums start `i × stride` after row r0's.
+    let xq = x.values.as_ptr().add(r0 * blocks * BLOCK);
+    let xs = x.scale_x8.as_ptr().add(r0 * blocks * 8);
+    let xm = x.sum.as_ptr().add(r0 * blocks);
+    let low4 = _mm256_set1_epi8(0x0F);
+    // Lanes 0–7 take the pair's first block's scale, 8–15 the second's.
+    let spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    let mut acc = [_mm512_setzero_ps(); R];
+    // Transposed runs of 16 blocks: eight `vpdpbusd` a row sum all 16, one block a lane.
+    let runs = if w.layout == Layout::Lanes16 {
+        blocks / RUN
+    } else {
+        0
+    };
+    let low4z = _mm512_set1_epi8(0x0F);
+    let xsc = x.scale.as_ptr().add(r0 * blocks);
+    for g in 0..runs {
+        let base = g * RUN * w.packing.block_bytes();
+        let mut wq = [_mm512_setzero_si512(); 8];
+        if NIB {
+            for v in 0..4 {
+                let packed = _mm512_loadu_si512(wv.add(base + v * 64).cast());
+                wq[v] = _mm512_and_si512(packed, low4z);
+                wq[v + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(packed), low4z);
+            }
+        } else {
+            for (j, v) in wq.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(wv.add(base + j * 64).cast());
+            }
+        }
+        let dw = _mm512_cvtph_ps(_mm256_loadu_si256(ws.add(g * RUN).cast()));
+        for (i, a) in acc.iter_mut().enumerate() {
+            let xa = xq.add(i * blocks * BLOCK + g * RUN * BLOCK);
+            // Two chains, so each waits on half the `vpdpbusd` latencies.
+            let (mut d0, mut d1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+            for j in (0..8).step_by(2) {
+                d0 = _mm512_dpbusd_epi32(d0, wq[j], _mm512_loadu_si512(xa.add(j * 64).cast()));
+                d1 = _mm512_dpbusd_epi32(
+                    d1,
+                    wq[j + 1],
+                    _mm512_loadu_si512(xa.add((j + 1) * 64).cast()),
+                );
+            }
+            let s = _mm512_mul_ps(dw, _mm512_loadu_ps(xsc.add(i * blocks + g * RUN)));
+            *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), s, *a);
+        }
+    }
+    // The remaining blocks, a pair at a time (pair p starts at byte p × 2 × block size in
+    // either layout).
+    for p in runs * RUN / 2..blocks / 2 {
+        let wz = if NIB {
+            let v = _mm256_loadu_si256(wv.add(p * BLOCK).cast());
+            let lo = _mm256_and_si256(v, low4);
+            let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low4);
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+        } else {
+            _mm512_loadu_si512(wv.add(p * 2 * BLOCK).cast())
+        };
+        let dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two_halves(ws.add(2 * p))));
+        for (i, a) in acc.iter_mut().enumerate() {
+            let q = _mm512_loadu_si512(xq.add(i * blocks * BLOCK + p * 2 * BLOCK).cast());
+            let dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wz, q);
+            let s = _mm512_mul_ps(dw, _mm512_loadu_ps(xs.add(i * blocks * 8 + p * 16)));
+            *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, *a);
+        }
+    }
+    // Offsets × activation sums, folded into the same lanes (only the total matters).
+    let mut b = 0;
+    while b < blocks {
+        let mask: __mmask16 = (((1u32 << (blocks - b).min(16)) - 1) & 0xFFFF) as u16;
+        let o = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, wo.add(b).cast()));
+        for (i, a) in acc.iter_mut().enumerate() {
+            let s = _mm512_maskz_loadu_ps(mask, xm.add(i * blocks + b));
+            *a = _mm512_fmadd_ps(o, s, *a);
+        }
+        b += 16;
+    }
+    for (i, a) in acc.iter().enumerate() {
+        out[(r0 + i) * width + at] = _mm512_reduce_add_ps(*a);
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn avx2(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]) {
+    let nib = w.packing == Packing::Nibbles;
+    for c in cols.clone() {
+        prefetch_row(w, c + PREFETCH_ROWS);
+        let at = c - cols.start;
+        for_each_group!(x.rows, group_avx2, nib, (w, x, c, at, cols.len(), out));
+    }
+}
+
+/// One weight row `c` against activation rows `r0..r0 + R`. Byte weights are turned back into
+/// signed values (`u ^ 0x80`) and multiplied with the sign trick (`|w|` × `sign(w)·a`), since
+/// `vpmaddubsw` would saturate on 255 × 127 + 255 × 127; that product is the whole dot product,
+/// so their offsets are not added.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn group_avx2<const R: usize, const NIB: bool>(
+    w: &QMatrix,
+    x: &QActs,
+    c: usize,
+    at: usize,
+    width: usize,
+    out: &mut [f32],
+    r0: usize,
+) {
+    let blocks = w.blocks;
+    let row_bytes = blocks * w.packing.block_bytes();
+    let wv = w.values.as_ptr().add(c * row_bytes);
+    let ws = w.scale.as_ptr().add(c * blocks);
+    let xq = x.values.as_ptr().add(r0 * blocks * BLOCK);
+    let xs = x.scale.as_ptr().add(r0 * blocks);
+    let low4 = _mm256_set1_epi8(0x0F);
+    let flip = _mm256_set1_epi8(-128);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_ps(); R];
+    for p in 0..blocks / 2 {
+        let (w0, w1) = if NIB {
+            let v = _mm256_loadu_si256(wv.add(p * BLOCK).cast());
+            (
+                _mm256_and_si256(v, low4),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(v), low4),
+            )
+        } else {
+            (
+                _mm256_xor_si256(_mm256_loadu_si256(wv.add(2 * p * BLOCK).cast()), flip),
+                _mm256_xor_si256(_mm256_loadu_si256(wv.add((2 * p + 1) * BLOCK).cast()), flip),
+            )
+        };
+        let d = two_halves(ws.add(2 * p));
+        let dw = [_mm_cvtss_f32(d), _mm_cvtss_f32(_mm_movehdup_ps(d))];
+        for (i, a) in acc.iter_mut().enumerate() {
+            for (half, wh) in [(0, w0), (1, w1)] {
+                let blk = i * blocks + 2 * p + half;
+                let q = _mm256_loadu_si256(xq.add(blk * BLOCK).cast());
+                let pairs = if NIB {
+                    _mm256_maddubs_epi16(wh, q)
+                } else {
+                    _mm256_maddubs_epi16(_mm256_abs_epi8(wh), _mm256_sign_epi8(q, wh))
+                };
+                let dot = _mm256_madd_epi16(pairs, ones);
+                let s = _mm256_set1_ps(dw[half] * *xs.add(blk));
+                *a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, *a);
+            }
+        }
+    }
+    if NIB {
+        // Offsets × activation sums, eight blocks at a time, into the same lanes.
+        let wo = w.offset.as_ptr().add(c * blocks);
+        let xm = x.sum.as_ptr().add(r0 * blocks);
+        let mut b = 0;
+        while b + 8 <= blocks {
+            let o = _mm256_cvtph_ps(_mm_loadu_si128(wo.add(b).cast()));
+            for (i, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_fmadd_ps(o, _mm256_loadu_ps(xm.add(i * blocks + b)), *a);
+            }
+            b += 8;
+        }
+        for (i, a) in acc.iter().enumerate() {
+            let tail: f32 = (b..blocks)
+                .map(|k| (*wo.add(k)).to_f32() * *xm.add(i * blocks + k))
+                .sum();
+            out[(r0 + i) * width + at] = hsum256(*a) + tail;
+        }
+    } else {
+        for (i, a) in acc.iter().enumerate() {
+            out[(r0 + i) * width + at] = hsum256(*a);
+        }
+    }
+}
+
+/// Sum of the eight lanes.
+#[target_feature(enable = "avx2")]
+unsafe fn hsum256(v: __m256) -> f32 {
+    let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    let h = _mm_add_ss(h, _mm_shuffle_ps::<1>(h, h));
+    _mm_cvtss_f32(h)
+}
