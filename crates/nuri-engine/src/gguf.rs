@@ -193,7 +193,7 @@ impl ModelConfig {
         let n_embd = meta.u32(&key("embedding_length"))? as usize;
         let n_head = meta.u32(&key("attention.head_count"))? as usize;
         let n_kv_head = meta.u32_or(&key("attention.head_count_kv"), n_head as u32) as usize;
-        if n_head == 0 || n_kv_head == 0 || n_head % n_kv_head != 0 {
+        if n_head == 0 || n_kv_head == 0 || !n_head.is_multiple_of(n_kv_head) {
             return Err(EngineError::load(
                 meta.path,
                 "inconsistent attention head counts",
@@ -236,6 +236,6 @@ impl ModelConfig {
     /// Whether layer `i` uses the sliding window (Gemma 3 local layers).
     pub fn sliding_window_of(&self, layer: usize) -> Option<usize> {
         self.sliding_window
-            .and_then(|(window, pattern)| ((layer + 1) % pattern != 0).then_some(window))
+            .and_then(|(window, pattern)| (!(layer + 1).is_multiple_of(pattern)).then_some(window))
     }
 }

@@ -27,7 +27,7 @@ pub(crate) fn scaled(units: u64) -> u64 {
 }
 
 fn div_ceil(a: u64, b: u64) -> u64 {
-    a / b + u64::from(a % b != 0)
+    a / b + u64::from(!a.is_multiple_of(b))
 }
 
 impl Bucket {

@@ -93,7 +93,10 @@ impl Layout {
         let b = b - runs * RUN;
         match packing {
             Packing::Bytes => (base + b * BLOCK + j, 0),
-            Packing::Nibbles => (base + (b / 2) * BLOCK + j, if b % 2 == 0 { 0 } else { 4 }),
+            Packing::Nibbles => (
+                base + (b / 2) * BLOCK + j,
+                if b.is_multiple_of(2) { 0 } else { 4 },
+            ),
         }
     }
 }
