@@ -1,5 +1,6 @@
 //! Engine benchmark: load time, prompt tokens/s, time to first token, single-stream decode
-//! tokens/s, aggregate tokens/s with N concurrent streams, peak RSS.
+//! tokens/s, aggregate tokens/s with N concurrent streams (over the whole run, and while all N
+//! are decoding), peak RSS.
 //!
 //! `cargo run --release -p nuri-engine --example bench -- [--model FILE] [--tokens 128] [--streams 8]`
 
@@ -41,16 +42,24 @@ struct Run {
     ttft_s: f64,
     total_s: f64,
     completion_tokens: usize,
+    /// When each text event arrived, seconds after `origin`.
+    text_at: Vec<f64>,
 }
 
-async fn run(engine: &ChatEngine, req: GenerateRequest) -> Result<Run, Box<dyn std::error::Error>> {
+async fn run(
+    engine: &ChatEngine,
+    req: GenerateRequest,
+    origin: Instant,
+) -> Result<Run, Box<dyn std::error::Error>> {
     let start = Instant::now();
+    let mut text_at = Vec::new();
     let mut g = engine.submit(req)?;
     let mut ttft = None;
     while let Some(ev) = g.events.recv().await {
         match ev {
             GenerationEvent::Text(_) => {
                 ttft.get_or_insert_with(|| start.elapsed().as_secs_f64());
+                text_at.push(origin.elapsed().as_secs_f64());
             }
             GenerationEvent::Done {
                 completion_tokens, ..
@@ -59,6 +68,7 @@ async fn run(engine: &ChatEngine, req: GenerateRequest) -> Result<Run, Box<dyn s
                     ttft_s: ttft.unwrap_or_default(),
                     total_s: start.elapsed().as_secs_f64(),
                     completion_tokens,
+                    text_at,
                 })
             }
             GenerationEvent::Error(e) => return Err(e.into()),
@@ -100,7 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("load: {:.2} s", t.elapsed().as_secs_f64());
 
     // Warm-up.
-    run(&engine, story(0, 8)).await?;
+    run(&engine, story(0, 8), Instant::now()).await?;
 
     // Prompt processing: a ~500-token prompt, one output token.
     let long_prompt = "The quick brown fox jumps over the lazy dog. ".repeat(50);
@@ -114,6 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             temperature: Some(0.0),
             ..Default::default()
         },
+        Instant::now(),
     )
     .await?;
     println!(
@@ -123,7 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Single stream.
-    let r = run(&engine, story(0, args.tokens)).await?;
+    let r = run(&engine, story(0, args.tokens), Instant::now()).await?;
     let decode = (r.completion_tokens.saturating_sub(1)) as f64 / (r.total_s - r.ttft_s);
     println!(
         "single stream: {} tokens, ttft {:.1} ms, decode {:.1} tok/s",
@@ -134,17 +145,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // N concurrent streams.
     let start = Instant::now();
-    let runs =
-        futures::future::join_all((0..args.streams).map(|i| run(&engine, story(i, args.tokens))))
-            .await;
+    let runs = futures::future::join_all(
+        (0..args.streams).map(|i| run(&engine, story(i, args.tokens), start)),
+    )
+    .await;
     let wall = start.elapsed().as_secs_f64();
     let mut total = 0;
     let mut ttfts = Vec::new();
+    let mut texts = Vec::new();
+    let (mut all_started, mut first_done) = (0f64, f64::MAX);
     for r in runs {
         let r = r?;
         total += r.completion_tokens;
         ttfts.push(r.ttft_s);
+        all_started = all_started.max(r.text_at.first().copied().unwrap_or_default());
+        first_done = first_done.min(r.text_at.last().copied().unwrap_or_default());
+        texts.extend(r.text_at);
     }
+    // Steady state: text events while every stream was decoding (after the last one's first
+    // token, before the first one's last), so prompt processing is left out as it is for the
+    // single-stream figure.
+    let steady = texts
+        .iter()
+        .filter(|&&t| t > all_started && t <= first_done)
+        .count() as f64
+        / (first_done - all_started);
     ttfts.sort_by(f64::total_cmp);
     println!(
         "{} streams: {total} tokens in {wall:.2} s = {:.1} tok/s aggregate ({:.2}x single), median ttft {:.0} ms",
@@ -152,6 +177,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         total as f64 / wall,
         (total as f64 / wall) / decode,
         ttfts[ttfts.len() / 2] * 1000.0
+    );
+    println!(
+        "{} streams, all decoding: {steady:.1} tok/s ({:.2}x single)",
+        args.streams,
+        steady / decode
     );
     println!("peak RSS: {:.0} MB", peak_rss_mb());
     Ok(())

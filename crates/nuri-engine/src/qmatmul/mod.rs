@@ -475,6 +475,49 @@ pub(crate) fn kernel() -> Kernel {
     })
 }
 
+/// `Σ a[i] · b[i]` for f32 `a` and bfloat16 `b`, with the fastest instructions this CPU has
+/// (attention reads its bfloat16 KV cache through this and [`add_scaled_bf16`]).
+pub(crate) fn dot_bf16(a: &[f32], b: &[u16]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if kernel() == Kernel::Avx512Vnni {
+        return x86::dot_bf16_avx512(a, b);
+    }
+    portable::dot_bf16(a, b)
+}
+
+/// `out[j] = q · keys[j·stride..j·stride + q.len()]` for bfloat16 keys: one attention head's
+/// scores against the cache.
+pub(crate) fn scores_bf16(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel() == Kernel::Avx512Vnni {
+        return x86::scores_bf16_avx512(q, keys, stride, out);
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = dot_bf16(q, &keys[j * stride..j * stride + q.len()]);
+    }
+}
+
+/// `out = Σ_j p[j] · values[j·stride..j·stride + out.len()]` for bfloat16 values: one attention
+/// head's weighted sum of the cached values.
+pub(crate) fn weighted_sum_bf16(p: &[f32], values: &[u16], stride: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel() == Kernel::Avx512Vnni
+        && x86::weighted_sum_bf16_avx512(p, values, stride, out).is_some()
+    {
+        return;
+    }
+    let hd = out.len();
+    out.fill(0.0);
+    for (j, &pj) in p.iter().enumerate() {
+        #[cfg(target_arch = "x86_64")]
+        if kernel() == Kernel::Avx512Vnni {
+            x86::add_scaled_bf16_avx512(out, pj, &values[j * stride..j * stride + hd]);
+            continue;
+        }
+        portable::add_scaled_bf16(out, pj, &values[j * stride..j * stride + hd]);
+    }
+}
+
 /// Where matmuls run: on the calling thread, or split by output columns across a pool.
 #[derive(Debug)]
 pub(crate) struct Threads {

@@ -110,6 +110,50 @@ fn a_column_range_computes_just_those_outputs() {
 }
 
 #[test]
+fn bf16_dot_matches_plain_arithmetic() {
+    for n in [64, 37, 5] {
+        let a = values(n, 11);
+        let b: Vec<u16> = values(n, 12)
+            .iter()
+            .map(|v| (v.to_bits() >> 16) as u16)
+            .collect();
+        let wide = |x: u16| f32::from_bits(u32::from(x) << 16);
+        let want: f32 = a.iter().zip(&b).map(|(x, &y)| x * wide(y)).sum();
+        assert!((dot_bf16(&a, &b) - want).abs() < 1e-4, "dot, n = {n}");
+    }
+}
+
+#[test]
+fn attention_helpers_match_plain_arithmetic() {
+    let wide = |x: u16| f32::from_bits(u32::from(x) << 16);
+    // Head sizes: 64 (SmolLM2), 256 (Gemma 3), 40 (neither a multiple of 16 nor of 64).
+    for (hd, keys) in [(64, 19), (256, 9), (40, 13)] {
+        let stride = hd * 3;
+        let q = values(hd, 21);
+        let cache: Vec<u16> = values(stride * keys, 22)
+            .iter()
+            .map(|v| (v.to_bits() >> 16) as u16)
+            .collect();
+        let mut scores = vec![0f32; keys];
+        scores_bf16(&q, &cache[hd..], stride, &mut scores);
+        for (j, s) in scores.iter().enumerate() {
+            let k = &cache[hd + j * stride..hd + j * stride + hd];
+            let want: f32 = q.iter().zip(k).map(|(a, &b)| a * wide(b)).sum();
+            assert!((s - want).abs() < 1e-4, "score {j}, head size {hd}");
+        }
+        let p = values(keys, 23);
+        let mut out = vec![0f32; hd];
+        weighted_sum_bf16(&p, &cache[hd..], stride, &mut out);
+        for (i, o) in out.iter().enumerate() {
+            let want: f32 = (0..keys)
+                .map(|j| p[j] * wide(cache[hd + j * stride + i]))
+                .sum();
+            assert!((o - want).abs() < 1e-4, "value {i}, head size {hd}");
+        }
+    }
+}
+
+#[test]
 fn rows_dequantise_like_ggml() {
     let (n, k) = (3, 64);
     let w = values(n * k, 9);

@@ -25,8 +25,13 @@ pub(super) fn has_avx2() -> bool {
         && is_x86_feature_detected!("f16c")
 }
 
-/// Whether the AVX-512 VNNI kernel can run.
+/// Whether the AVX-512 VNNI kernel can run (detected once: the attention helpers ask per call).
 pub(super) fn has_avx512_vnni() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(detect_avx512_vnni)
+}
+
+fn detect_avx512_vnni() -> bool {
     is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vl")
@@ -231,9 +236,58 @@ unsafe fn group_avx512<const R: usize, const NIB: bool>(
         }
         b += 16;
     }
-    for (i, a) in acc.iter().enumerate() {
-        out[(r0 + i) * width + at] = _mm512_reduce_add_ps(*a);
+    let sums = reduce_rows(&acc);
+    for (i, sum) in sums.iter().take(R).enumerate() {
+        out[(r0 + i) * width + at] = *sum;
     }
+}
+
+/// The lane sums of up to eight accumulators, in order. Pairs of accumulators are folded
+/// together (512 → 256 → 128 bits, then within 128 bits), which takes about half the shuffles
+/// of reducing each on its own.
+#[target_feature(enable = "avx512f")]
+unsafe fn reduce_rows<const R: usize>(acc: &[__m512; R]) -> [f32; 16] {
+    let zero = _mm512_setzero_ps();
+    let get = |i: usize| if i < R { acc[i] } else { zero };
+    // [a.0 + a.2, a.1 + a.3, b.0 + b.2, b.1 + b.3] in 128-bit quarters.
+    let halve = |a: __m512, b: __m512| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
+            _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
+        )
+    };
+    // [a.0 + a.1, b.0 + b.1, c.0 + c.1, d.0 + d.1]: one 128-bit partial per accumulator.
+    let quarter = |ab: __m512, cd: __m512| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b10_00_10_00>(ab, cd),
+            _mm512_shuffle_f32x4::<0b11_01_11_01>(ab, cd),
+        )
+    };
+    let lo = quarter(halve(get(0), get(1)), halve(get(2), get(3)));
+    let mut sums = [0f32; 16];
+    if R <= 4 {
+        // Within each quarter: x0 + x1 + x2 + x3.
+        let t = _mm512_add_ps(lo, _mm512_permute_ps::<0b10_11_00_01>(lo));
+        let t = _mm512_add_ps(t, _mm512_permute_ps::<0b01_00_11_10>(t));
+        let mut all = [0f32; 16];
+        _mm512_storeu_ps(all.as_mut_ptr(), t);
+        for (i, s) in sums.iter_mut().take(4).enumerate() {
+            *s = all[4 * i];
+        }
+    } else {
+        let hi = quarter(halve(get(4), get(5)), halve(get(6), get(7)));
+        // Per quarter q: [lo.q0 + lo.q2, hi.q0 + hi.q2, lo.q1 + lo.q3, hi.q1 + hi.q3].
+        let t = _mm512_add_ps(_mm512_unpacklo_ps(lo, hi), _mm512_unpackhi_ps(lo, hi));
+        // Lane 4q: accumulator q's total; lane 4q + 1: accumulator q + 4's.
+        let t = _mm512_add_ps(t, _mm512_permute_ps::<0b01_00_11_10>(t));
+        let mut all = [0f32; 16];
+        _mm512_storeu_ps(all.as_mut_ptr(), t);
+        for q in 0..4 {
+            sums[q] = all[4 * q];
+            sums[q + 4] = all[4 * q + 1];
+        }
+    }
+    sums
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -332,4 +386,150 @@ unsafe fn hsum256(v: __m256) -> f32 {
     let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     let h = _mm_add_ss(h, _mm_shuffle_ps::<1>(h, h));
     _mm_cvtss_f32(h)
+}
+
+/// `Σ a[i] · b[i]` for f32 `a` and bfloat16 `b` (attention scores against the KV cache).
+pub(super) fn dot_bf16_avx512(a: &[f32], b: &[u16]) -> f32 {
+    assert!(has_avx512_vnni(), "this CPU has no AVX-512");
+    let n = a.len().min(b.len());
+    // SAFETY: the CPU has the features; every load reads 16 values below `n`.
+    unsafe { dot_bf16(&a[..n], &b[..n]) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn dot_bf16(a: &[f32], b: &[u16]) -> f32 {
+    let mut acc = _mm512_setzero_ps();
+    let mut i = 0;
+    while i + 16 <= a.len() {
+        let x = _mm512_loadu_ps(a.as_ptr().add(i));
+        acc = _mm512_fmadd_ps(x, bf16x16(b.as_ptr().add(i)), acc);
+        i += 16;
+    }
+    let tail: f32 = a[i..]
+        .iter()
+        .zip(&b[i..])
+        .map(|(x, &y)| x * f32::from_bits(u32::from(y) << 16))
+        .sum();
+    _mm512_reduce_add_ps(acc) + tail
+}
+
+/// `out[i] += p · v[i]` for bfloat16 `v` (attention's weighted sum of the cached values).
+pub(super) fn add_scaled_bf16_avx512(out: &mut [f32], p: f32, v: &[u16]) {
+    assert!(has_avx512_vnni(), "this CPU has no AVX-512");
+    let n = out.len().min(v.len());
+    // SAFETY: as above.
+    unsafe { add_scaled_bf16(&mut out[..n], p, &v[..n]) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn add_scaled_bf16(out: &mut [f32], p: f32, v: &[u16]) {
+    let scale = _mm512_set1_ps(p);
+    let mut i = 0;
+    while i + 16 <= out.len() {
+        let o = out.as_mut_ptr().add(i);
+        _mm512_storeu_ps(
+            o,
+            _mm512_fmadd_ps(scale, bf16x16(v.as_ptr().add(i)), _mm512_loadu_ps(o)),
+        );
+        i += 16;
+    }
+    for (o, &x) in out[i..].iter_mut().zip(&v[i..]) {
+        *o += p * f32::from_bits(u32::from(x) << 16);
+    }
+}
+
+/// Sixteen bfloat16 values at `p` as f32.
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn bf16x16(p: *const u16) -> __m512 {
+    let h = _mm256_loadu_si256(p.cast());
+    _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)))
+}
+
+/// `out[j] = q · keys[j·stride..j·stride + q.len()]` for bfloat16 keys (one head's attention
+/// scores), eight keys at a time.
+pub(super) fn scores_bf16_avx512(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32]) {
+    assert!(has_avx512_vnni(), "this CPU has no AVX-512");
+    let n = out.len();
+    assert!(
+        n == 0 || (n - 1) * stride + q.len() <= keys.len(),
+        "keys out of range"
+    );
+    // SAFETY: the CPU has the features; every key read lies inside `keys` (checked above).
+    unsafe { scores_bf16(q, keys, stride, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn scores_bf16(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32]) {
+    let hd = q.len();
+    let full = hd / 16;
+    let mask: __mmask16 = ((1u32 << (hd % 16)) - 1) as u16;
+    let mut j = 0;
+    while j + 8 <= out.len() {
+        let mut acc = [_mm512_setzero_ps(); 8];
+        for c in 0..full {
+            let qv = _mm512_loadu_ps(q.as_ptr().add(c * 16));
+            for (i, a) in acc.iter_mut().enumerate() {
+                let k = bf16x16(keys.as_ptr().add((j + i) * stride + c * 16));
+                *a = _mm512_fmadd_ps(qv, k, *a);
+            }
+        }
+        if mask != 0 {
+            let qv = _mm512_maskz_loadu_ps(mask, q.as_ptr().add(full * 16));
+            for (i, a) in acc.iter_mut().enumerate() {
+                let h = _mm256_maskz_loadu_epi16(
+                    mask,
+                    keys.as_ptr().add((j + i) * stride + full * 16).cast(),
+                );
+                let k = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)));
+                *a = _mm512_fmadd_ps(qv, k, *a);
+            }
+        }
+        out[j..j + 8].copy_from_slice(&reduce_rows(&acc)[..8]);
+        j += 8;
+    }
+    for (jj, o) in out.iter_mut().enumerate().skip(j) {
+        *o = dot_bf16(q, &keys[jj * stride..jj * stride + hd]);
+    }
+}
+
+/// `out = Σ_j p[j] · values[j·stride..j·stride + out.len()]` for bfloat16 values (one head's
+/// weighted sum), keeping `out` in registers across all the keys. `None` when the head size is
+/// not a multiple of 64 (the caller then takes the plain path).
+pub(super) fn weighted_sum_bf16_avx512(
+    p: &[f32],
+    values: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) -> Option<()> {
+    assert!(has_avx512_vnni(), "this CPU has no AVX-512");
+    let (n, hd) = (p.len(), out.len());
+    if !hd.is_multiple_of(64) {
+        return None;
+    }
+    assert!(
+        n == 0 || (n - 1) * stride + hd <= values.len(),
+        "values out of range"
+    );
+    for chunk in 0..hd / 64 {
+        let at = chunk * 64;
+        // SAFETY: the CPU has the features; reads stay inside `values` (checked above) and the
+        // chunk writes 64 values of `out`.
+        unsafe { weighted_sum_64(p, &values[at..], stride, &mut out[at..at + 64]) };
+    }
+    Some(())
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn weighted_sum_64(p: &[f32], values: &[u16], stride: usize, out: &mut [f32]) {
+    let mut acc = [_mm512_setzero_ps(); 4];
+    for (j, &pj) in p.iter().enumerate() {
+        let pv = _mm512_set1_ps(pj);
+        let base = values.as_ptr().add(j * stride);
+        for (v, a) in acc.iter_mut().enumerate() {
+            *a = _mm512_fmadd_ps(pv, bf16x16(base.add(v * 16)), *a);
+        }
+    }
+    for (v, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.as_mut_ptr().add(v * 16), *a);
+    }
 }
