@@ -7,6 +7,7 @@
 //! HTTP client lives in this crate.
 
 pub mod auth;
+pub mod batching;
 pub mod catalog;
 pub mod credits;
 mod endpoints;

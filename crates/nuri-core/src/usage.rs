@@ -99,8 +99,10 @@ impl UsageSink {
         let (tx, mut rx) = mpsc::channel::<UsageRecord>(65_536);
         tracker.spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
+            let mut last = 0;
+            while crate::batching::next_batch(&mut rx, &mut batch, BATCH, last).await > 0 {
                 write_with_retry(store.as_ref(), &batch).await;
+                last = batch.len();
                 batch.clear();
             }
         });
