@@ -176,3 +176,13 @@ fn rows_dequantise_like_ggml() {
         }
     }
 }
+
+#[test]
+fn a_pool_of_threads_gives_the_same_product() {
+    // Large enough to be split (rows × activation rows × blocks ≥ MIN_SPLIT_WORK).
+    let (n, k, rows) = (1000, 576, 8);
+    let m = QMatrix::from_qtensor(&ggml(&values(n * k, 31), n, k, GgmlDType::Q4_1)).unwrap();
+    let x = QActs::quantize(&values(rows * k, 32), rows, k, m.layout());
+    assert!(n * rows * m.blocks >= MIN_SPLIT_WORK);
+    assert_eq!(Threads::new(3).matmul(&m, &x), m.matmul(&x));
+}

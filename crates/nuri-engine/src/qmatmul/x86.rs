@@ -192,18 +192,28 @@ unsafe fn group_avx512<const R: usize, const NIB: bool>(
         let dw = _mm512_cvtph_ps(_mm256_loadu_si256(ws.add(g * RUN).cast()));
         for (i, a) in acc.iter_mut().enumerate() {
             let xa = xq.add(i * blocks * BLOCK + g * RUN * BLOCK);
-            // Two chains, so each waits on half the `vpdpbusd` latencies.
-            let (mut d0, mut d1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-            for j in (0..8).step_by(2) {
-                d0 = _mm512_dpbusd_epi32(d0, wq[j], _mm512_loadu_si512(xa.add(j * 64).cast()));
-                d1 = _mm512_dpbusd_epi32(
-                    d1,
-                    wq[j + 1],
-                    _mm512_loadu_si512(xa.add((j + 1) * 64).cast()),
-                );
-            }
+            let dot = if R >= 4 {
+                // Enough rows in flight to hide each chain's `vpdpbusd` latencies.
+                let mut d = _mm512_setzero_si512();
+                for (j, wj) in wq.iter().enumerate() {
+                    d = _mm512_dpbusd_epi32(d, *wj, _mm512_loadu_si512(xa.add(j * 64).cast()));
+                }
+                d
+            } else {
+                // Two chains, so each waits on half the latencies.
+                let (mut d0, mut d1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+                for j in (0..8).step_by(2) {
+                    d0 = _mm512_dpbusd_epi32(d0, wq[j], _mm512_loadu_si512(xa.add(j * 64).cast()));
+                    d1 = _mm512_dpbusd_epi32(
+                        d1,
+                        wq[j + 1],
+                        _mm512_loadu_si512(xa.add((j + 1) * 64).cast()),
+                    );
+                }
+                _mm512_add_epi32(d0, d1)
+            };
             let s = _mm512_mul_ps(dw, _mm512_loadu_ps(xsc.add(i * blocks + g * RUN)));
-            *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), s, *a);
+            *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, *a);
         }
     }
     // The remaining blocks, a pair at a time (pair p starts at byte p × 2 × block size in
