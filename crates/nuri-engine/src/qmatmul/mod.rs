@@ -412,6 +412,17 @@ impl Kernel {
         k
     }
 
+    /// The kernel's name, as `NURI_ENGINE_KERNEL` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vnni => "avx512-vnni",
+        }
+    }
+
     /// The layout this kernel reads fastest.
     pub fn layout(self) -> Layout {
         match self {
@@ -464,14 +475,28 @@ pub(crate) fn kernel_for(layout: Layout) -> Kernel {
     }
 }
 
-/// The fastest kernel on this CPU (detected once).
+/// The kernel the engine uses: the fastest this CPU has, unless `NURI_ENGINE_KERNEL` names
+/// another one it can run (`portable`, `avx2`, `avx512-vnni`; for diagnosis and comparison).
+/// Decided once per process.
 pub(crate) fn kernel() -> Kernel {
     static KERNEL: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
     *KERNEL.get_or_init(|| {
-        Kernel::available()
-            .last()
-            .copied()
-            .unwrap_or(Kernel::Portable)
+        let available = Kernel::available();
+        let fastest = available.last().copied().unwrap_or(Kernel::Portable);
+        let Ok(wanted) = std::env::var("NURI_ENGINE_KERNEL") else {
+            return fastest;
+        };
+        match available.iter().find(|k| k.name() == wanted) {
+            Some(k) => *k,
+            None => {
+                tracing::warn!(
+                    wanted,
+                    using = fastest.name(),
+                    "NURI_ENGINE_KERNEL names no kernel this CPU runs"
+                );
+                fastest
+            }
+        }
     })
 }
 
