@@ -19,8 +19,10 @@
 //! - Each weight row is unpacked once per step and multiplied against every row of the batch
 //!   while it is in registers, so 8 decode streams cost far less than 8 passes.
 //!
-//! The kernel is picked at run time: AVX-512 VNNI, then AVX2, then portable Rust (also the
-//! reference the SIMD kernels are tested against).
+//! The kernel is picked at run time: AVX-512 VNNI (which reads runs of 16 blocks transposed,
+//! [`Layout::Lanes16`]), then AVX2, then portable Rust (also the reference the SIMD kernels are
+//! tested against); `NURI_ENGINE_KERNEL` overrides the choice. The attention helpers
+//! ([`scores_bf16`], [`weighted_sum_bf16`]) dispatch the same way.
 
 mod portable;
 #[cfg(target_arch = "x86_64")]

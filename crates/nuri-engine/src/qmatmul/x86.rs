@@ -1,10 +1,12 @@
-//! x86-64 kernels: AVX-512 VNNI (`vpdpbusd`, 64 weights an instruction) and AVX2
-//! (`vpmaddubsw` + `vpmaddwd`, 32). Both walk the output columns (weight rows) in the outer
-//! loop and the activation rows in groups of up to [`GROUP`] inside it, so each weight row is
-//! read and unpacked once per group while the group's accumulators stay in registers.
+//! x86-64 kernels: AVX-512 VNNI (`vpdpbusd`, 64 weights an instruction; transposed runs of 16
+//! blocks, then pairs) and AVX2 (`vpmaddubsw` + `vpmaddwd`, 32; pairs). Both walk the output
+//! columns (weight rows) in the outer loop and the activation rows in groups of up to [`GROUP`]
+//! inside it, so each weight row is read and unpacked once per group while the group's
+//! accumulators stay in registers. Also here: attention's bfloat16 helpers on AVX-512.
 //!
-//! The only module of Nuri's allowed `unsafe`: intrinsics need it. Every slice is bounds-checked
-//! into a pointer at the top of a row, and the offsets read from it stay inside that row.
+//! The only module of Nuri's allowed `unsafe`: intrinsics need it. The safe entry points check
+//! the CPU's features and every shape the kernels rely on ([`check`], the `assert!`s of the
+//! attention helpers); the raw pointers below stay inside the rows those checks cover.
 
 #![allow(unsafe_code)]
 
