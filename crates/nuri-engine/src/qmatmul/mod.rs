@@ -503,7 +503,7 @@ pub(crate) fn kernel() -> Kernel {
 }
 
 /// `Σ a[i] · b[i]` for f32 `a` and bfloat16 `b`, with the fastest instructions this CPU has
-/// (attention reads its bfloat16 KV cache through this and [`add_scaled_bf16`]).
+/// (the plain path of [`scores_bf16`]).
 pub(crate) fn dot_bf16(a: &[f32], b: &[u16]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if kernel() == Kernel::Avx512Vnni {
