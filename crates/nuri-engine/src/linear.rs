@@ -59,13 +59,7 @@ impl Linear {
     /// `input · Wᵀ` → `input.rows × self.rows()`, row-major.
     pub fn forward(&self, input: &Input<'_>, threads: &Threads) -> Result<Vec<f32>> {
         match self {
-            Self::Quantised(m) => match input.quantised(m.layout()) {
-                Some(x) => Ok(threads.matmul(m, x)),
-                None => Ok(threads.matmul(
-                    m,
-                    &QActs::quantize(input.x, input.rows, input.cols, m.layout()),
-                )),
-            },
+            Self::Quantised(m) => Ok(threads.matmul(m, input.quantised(m.layout()))),
             Self::Dense(w) => {
                 let x = Tensor::from_slice(input.x, (input.rows, input.cols), &Device::Cpu)?;
                 x.matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()
@@ -94,13 +88,17 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// The rows quantised for matrices in `layout`, kept for the next matrix that reads them;
-    /// `None` if they were first quantised for another layout (models load every matrix in
-    /// one layout, so that does not happen in practice).
-    fn quantised(&self, layout: Layout) -> Option<&QActs> {
+    /// The rows quantised for matrices in `layout`, kept for the next matrix that reads them
+    /// (a model loads every matrix in the layout of this CPU's kernel).
+    fn quantised(&self, layout: Layout) -> &QActs {
         let x = self
             .quantised
             .get_or_init(|| QActs::quantize(self.x, self.rows, self.cols, layout));
-        (x.layout() == layout).then_some(x)
+        assert_eq!(
+            x.layout(),
+            layout,
+            "one input read by matrices in two layouts"
+        );
+        x
     }
 }

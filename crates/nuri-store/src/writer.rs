@@ -202,9 +202,19 @@ mod tests {
     use super::*;
     use crate::exec::work;
 
-    fn writer() -> (tempfile::TempDir, SqliteWriter) {
+    /// A writer on a fresh database with an empty table `t (id, v)`.
+    async fn writer() -> (tempfile::TempDir, SqliteWriter) {
         let dir = tempfile::tempdir().unwrap();
         let writer = SqliteWriter::open(&dir.path().join("w.db"), false).unwrap();
+        writer
+            .transaction(work(|db| {
+                Box::pin(async move {
+                    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+                        .await
+                })
+            }))
+            .await
+            .unwrap();
         (dir, writer)
     }
 
@@ -219,12 +229,10 @@ mod tests {
 
     #[tokio::test]
     async fn failed_work_rolls_back_and_a_panic_does_not_stop_the_writer() {
-        let (_dir, writer) = writer();
+        let (_dir, writer) = writer().await;
         writer
             .transaction(work(|db| {
                 Box::pin(async move {
-                    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
-                        .await?;
                     db.execute(
                         "INSERT INTO t (id, v) VALUES ($1, $2)",
                         &[1_i64.into(), "a".into()],
@@ -275,16 +283,7 @@ mod tests {
 
     #[tokio::test]
     async fn jobs_sharing_a_commit_fail_alone() {
-        let (_dir, writer) = writer();
-        writer
-            .transaction(work(|db| {
-                Box::pin(async move {
-                    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
-                        .await
-                })
-            }))
-            .await
-            .unwrap();
+        let (_dir, writer) = writer().await;
         // Submitted together, so they queue up and share commits; every odd one fails after
         // writing a row, which its savepoint must undo without touching the others.
         let jobs = (0..40_i64).map(|i| {

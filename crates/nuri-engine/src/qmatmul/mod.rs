@@ -74,6 +74,17 @@ pub(crate) enum Layout {
 pub(crate) const RUN: usize = 16;
 
 impl Layout {
+    /// Where each run of four consecutive weights of block `b` starts (every layout keeps them
+    /// together), with their nibble shift; see [`Layout::locate`].
+    fn fours(
+        self,
+        packing: Packing,
+        blocks: usize,
+        b: usize,
+    ) -> impl Iterator<Item = (usize, u32)> {
+        (0..BLOCK / 4).map(move |four| self.locate(packing, blocks, b, 4 * four))
+    }
+
     /// Where weight `j` of block `b` lives in a row of `blocks` blocks: the byte, and the shift
     /// of its nibble (0 for 8-bit values).
     fn locate(self, packing: Packing, blocks: usize, b: usize, j: usize) -> (usize, u32) {
@@ -159,9 +170,7 @@ impl QMatrix {
                 let at = r * m.blocks + b;
                 m.scale[at] = f16::from_f32(d);
                 m.offset[at] = f16::from_f32(-128.0 * d);
-                for (j, &v) in q.iter().enumerate() {
-                    m.set(r, b, j, (v as u8) ^ 0x80);
-                }
+                m.place(r, b, &q.map(|v| (v as u8) ^ 0x80));
             }
         }
         m
@@ -211,9 +220,11 @@ impl QMatrix {
                     m.scale[at] = d;
                     // Exact: a power-of-two multiple of a half float.
                     m.offset[at] = f16::from_f32(-128.0 * d.to_f32());
-                    for (j, &v) in block[2..2 + BLOCK].iter().enumerate() {
-                        m.set(r, b, j, v ^ 0x80);
+                    let mut u = [0u8; BLOCK];
+                    for (o, &v) in u.iter_mut().zip(&block[2..2 + BLOCK]) {
+                        *o = v ^ 0x80;
                     }
+                    m.place(r, b, &u);
                 }
                 _ => {
                     let (offset, qs) = if dtype == GgmlDType::Q4_1 {
@@ -224,10 +235,12 @@ impl QMatrix {
                     m.scale[at] = d;
                     m.offset[at] = offset;
                     // ggml: byte j holds weight j (low nibble) and weight j + 16 (high).
+                    let mut u = [0u8; BLOCK];
                     for (j, &byte) in qs.iter().enumerate() {
-                        m.set(r, b, j, byte & 0x0F);
-                        m.set(r, b, j + BLOCK / 2, byte >> 4);
+                        u[j] = byte & 0x0F;
+                        u[j + BLOCK / 2] = byte >> 4;
                     }
+                    m.place(r, b, &u);
                 }
             }
         }
@@ -254,14 +267,21 @@ impl QMatrix {
         self.blocks * self.packing.block_bytes()
     }
 
-    /// Sets unsigned value `j` of block `b` of row `r` (4-bit values: into a zeroed nibble).
-    fn set(&mut self, r: usize, b: usize, j: usize, u: u8) {
-        let (at, shift) = self.layout.locate(self.packing, self.blocks, b, j);
+    /// Stores the unsigned values of block `b` of row `r` (4-bit values: into zeroed nibbles).
+    fn place(&mut self, r: usize, b: usize, u: &[u8; BLOCK]) {
         let row = r * self.row_bytes();
-        let byte = &mut self.values[row + at];
-        match self.packing {
-            Packing::Bytes => *byte = u,
-            Packing::Nibbles => *byte |= (u & 0x0F) << shift,
+        for ((at, shift), four) in self
+            .layout
+            .fours(self.packing, self.blocks, b)
+            .zip(u.chunks_exact(4))
+        {
+            let bytes = &mut self.values[row + at..row + at + 4];
+            for (byte, &v) in bytes.iter_mut().zip(four) {
+                match self.packing {
+                    Packing::Bytes => *byte = v,
+                    Packing::Nibbles => *byte |= (v & 0x0F) << shift,
+                }
+            }
         }
     }
 
@@ -341,14 +361,12 @@ impl QActs {
     /// Stores block `b` of row `r` where the layout wants it.
     fn place(&mut self, r: usize, b: usize, q: &[i8; BLOCK]) {
         let row = &mut self.values[r * self.blocks * BLOCK..(r + 1) * self.blocks * BLOCK];
-        let (start, _) = self.layout.locate(Packing::Bytes, self.blocks, b, 0);
-        if self.layout == Layout::Lanes16 && b < self.blocks / RUN * RUN {
-            // Four values of this block in each of the run's eight vectors.
-            for (vector, four) in q.chunks_exact(4).enumerate() {
-                row[start + vector * 64..start + vector * 64 + 4].copy_from_slice(four);
-            }
-        } else {
-            row[start..start + BLOCK].copy_from_slice(q);
+        for ((at, _), four) in self
+            .layout
+            .fours(Packing::Bytes, self.blocks, b)
+            .zip(q.chunks_exact(4))
+        {
+            row[at..at + 4].copy_from_slice(four);
         }
     }
 
@@ -502,16 +520,6 @@ pub(crate) fn kernel() -> Kernel {
     })
 }
 
-/// `Σ a[i] · b[i]` for f32 `a` and bfloat16 `b`, with the fastest instructions this CPU has
-/// (the plain path of [`scores_bf16`]).
-pub(crate) fn dot_bf16(a: &[f32], b: &[u16]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if kernel() == Kernel::Avx512Vnni {
-        return x86::dot_bf16_avx512(a, b);
-    }
-    portable::dot_bf16(a, b)
-}
-
 /// `out[j] = q · keys[j·stride..j·stride + q.len()]` for bfloat16 keys: one attention head's
 /// scores against the cache.
 pub(crate) fn scores_bf16(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32]) {
@@ -520,7 +528,7 @@ pub(crate) fn scores_bf16(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32
         return x86::scores_bf16_avx512(q, keys, stride, out);
     }
     for (j, o) in out.iter_mut().enumerate() {
-        *o = dot_bf16(q, &keys[j * stride..j * stride + q.len()]);
+        *o = portable::dot_bf16(q, &keys[j * stride..j * stride + q.len()]);
     }
 }
 
@@ -533,15 +541,15 @@ pub(crate) fn weighted_sum_bf16(p: &[f32], values: &[u16], stride: usize, out: &
     {
         return;
     }
+    let add_scaled: fn(&mut [f32], f32, &[u16]) = match kernel() {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512Vnni => x86::add_scaled_bf16_avx512,
+        _ => portable::add_scaled_bf16,
+    };
     let hd = out.len();
     out.fill(0.0);
     for (j, &pj) in p.iter().enumerate() {
-        #[cfg(target_arch = "x86_64")]
-        if kernel() == Kernel::Avx512Vnni {
-            x86::add_scaled_bf16_avx512(out, pj, &values[j * stride..j * stride + hd]);
-            continue;
-        }
-        portable::add_scaled_bf16(out, pj, &values[j * stride..j * stride + hd]);
+        add_scaled(out, pj, &values[j * stride..j * stride + hd]);
     }
 }
 
@@ -549,7 +557,6 @@ pub(crate) fn weighted_sum_bf16(p: &[f32], values: &[u16], stride: usize, out: &
 #[derive(Debug)]
 pub(crate) struct Threads {
     pool: Option<rayon::ThreadPool>,
-    count: usize,
 }
 
 /// Below this many block products (weight rows × activation rows × blocks) a matmul stays on
@@ -569,7 +576,7 @@ impl Threads {
                     .ok()
             })
             .flatten();
-        Self { pool, count }
+        Self { pool }
     }
 
     /// `x · Wᵀ`, split across the pool when there is enough work.
@@ -582,7 +589,7 @@ impl Threads {
             x.blocks, w.blocks,
             "activation width does not match the matrix"
         );
-        let chunk = w.rows.div_ceil(self.count);
+        let chunk = w.rows.div_ceil(pool.current_num_threads());
         let ranges: Vec<std::ops::Range<usize>> = (0..w.rows)
             .step_by(chunk)
             .map(|start| start..(start + chunk).min(w.rows))

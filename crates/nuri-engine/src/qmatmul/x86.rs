@@ -41,33 +41,80 @@ fn detect_avx512_vnni() -> bool {
         && is_x86_feature_detected!("f16c")
 }
 
-/// Calls `body::<R>(first_row)` for each group of activation rows, `R` being the group's size.
+/// Runs `body::<R, NIB>(tile)` for weight row `c` against each group of activation rows (`R`
+/// the group's size, `NIB` whether the weights are 4-bit) and writes the sums it returns.
 macro_rules! for_each_group {
-    ($rows:expr, $body:ident, $nib:expr, ($($arg:expr),*)) => {{
+    ($body:ident, $w:expr, $x:expr, $c:expr, $cols:expr, $out:expr) => {{
+        let (w, x, c, cols, out): (&QMatrix, &QActs, usize, &Range<usize>, &mut [f32]) =
+            ($w, $x, $c, $cols, $out);
+        let nib = w.packing == Packing::Nibbles;
         let mut r0 = 0;
-        while r0 < $rows {
-            let n = ($rows - r0).min(GROUP);
-            match (n, $nib) {
-                (8, true) => $body::<8, true>($($arg,)* r0),
-                (8, false) => $body::<8, false>($($arg,)* r0),
-                (7, true) => $body::<7, true>($($arg,)* r0),
-                (7, false) => $body::<7, false>($($arg,)* r0),
-                (6, true) => $body::<6, true>($($arg,)* r0),
-                (6, false) => $body::<6, false>($($arg,)* r0),
-                (5, true) => $body::<5, true>($($arg,)* r0),
-                (5, false) => $body::<5, false>($($arg,)* r0),
-                (4, true) => $body::<4, true>($($arg,)* r0),
-                (4, false) => $body::<4, false>($($arg,)* r0),
-                (3, true) => $body::<3, true>($($arg,)* r0),
-                (3, false) => $body::<3, false>($($arg,)* r0),
-                (2, true) => $body::<2, true>($($arg,)* r0),
-                (2, false) => $body::<2, false>($($arg,)* r0),
-                (_, true) => $body::<1, true>($($arg,)* r0),
-                (_, false) => $body::<1, false>($($arg,)* r0),
+        while r0 < x.rows {
+            let n = (x.rows - r0).min(GROUP);
+            let tile = Tile::new(w, x, c, r0);
+            let sums = match (n, nib) {
+                (8, true) => $body::<8, true>(&tile),
+                (8, false) => $body::<8, false>(&tile),
+                (7, true) => $body::<7, true>(&tile),
+                (7, false) => $body::<7, false>(&tile),
+                (6, true) => $body::<6, true>(&tile),
+                (6, false) => $body::<6, false>(&tile),
+                (5, true) => $body::<5, true>(&tile),
+                (5, false) => $body::<5, false>(&tile),
+                (4, true) => $body::<4, true>(&tile),
+                (4, false) => $body::<4, false>(&tile),
+                (3, true) => $body::<3, true>(&tile),
+                (3, false) => $body::<3, false>(&tile),
+                (2, true) => $body::<2, true>(&tile),
+                (2, false) => $body::<2, false>(&tile),
+                (_, true) => $body::<1, true>(&tile),
+                (_, false) => $body::<1, false>(&tile),
+            };
+            for (i, sum) in sums.iter().take(n).enumerate() {
+                out[(r0 + i) * cols.len() + (c - cols.start)] = *sum;
             }
             r0 += n;
         }
     }};
+}
+
+/// Where weight row `c` and a group of activation rows starting at `r0` begin; activation
+/// row `i` of the group starts `i` rows after these.
+#[derive(Clone, Copy)]
+struct Tile {
+    blocks: usize,
+    runs: usize,
+    values: *const u8,
+    scale: *const f16,
+    offset: *const f16,
+    x_values: *const i8,
+    x_scale: *const f32,
+    x_scale_x8: *const f32,
+    x_sum: *const f32,
+}
+
+impl Tile {
+    /// # Safety
+    /// `c < w.rows`, `r0 < x.rows` and `check(w, x, …)` held.
+    unsafe fn new(w: &QMatrix, x: &QActs, c: usize, r0: usize) -> Self {
+        let blocks = w.blocks;
+        Self {
+            blocks,
+            // Transposed runs of 16 blocks come first in a [`Layout::Lanes16`] row.
+            runs: if w.layout == Layout::Lanes16 {
+                blocks / RUN
+            } else {
+                0
+            },
+            values: w.values.as_ptr().add(c * w.row_bytes()),
+            scale: w.scale.as_ptr().add(c * blocks),
+            offset: w.offset.as_ptr().add(c * blocks),
+            x_values: x.values.as_ptr().add(r0 * blocks * BLOCK),
+            x_scale: x.scale.as_ptr().add(r0 * blocks),
+            x_scale_x8: x.scale_x8.as_ptr().add(r0 * blocks * 8),
+            x_sum: x.sum.as_ptr().add(r0 * blocks),
+        }
+    }
 }
 
 /// AVX-512 VNNI matmul; see [`super::Kernel::run`]. Panics on a CPU without it.
@@ -102,16 +149,14 @@ fn check(w: &QMatrix, x: &QActs, cols: &Range<usize>, out: &[f32]) {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
 unsafe fn avx512_vnni(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]) {
-    let nib = w.packing == Packing::Nibbles;
     for c in cols.clone() {
         prefetch_row(w, c + PREFETCH_ROWS);
-        let at = c - cols.start;
-        for_each_group!(x.rows, group_avx512, nib, (w, x, c, at, cols.len(), out));
+        for_each_group!(group_avx512, w, x, c, &cols, out);
     }
 }
 
-/// Cache lines of weights fetched ahead of the row being multiplied: the hardware prefetcher
-/// alone left the kernels waiting on memory about half the time.
+/// Weight rows fetched ahead of the one being multiplied: without it, single-stream decoding
+/// waited on memory about a third longer (4 and 12 measured alike within the noise).
 const PREFETCH_ROWS: usize = 16;
 
 /// Asks for weight row `c`'s values, scales and offsets to be brought into cache.
@@ -120,7 +165,7 @@ unsafe fn prefetch_row(w: &QMatrix, c: usize) {
     if c >= w.rows {
         return;
     }
-    let row_bytes = w.blocks * w.packing.block_bytes();
+    let row_bytes = w.row_bytes();
     let values = w.values.as_ptr().add(c * row_bytes);
     let mut at = 0;
     while at < row_bytes {
@@ -145,40 +190,27 @@ unsafe fn two_halves(p: *const f16) -> __m128 {
     _mm_cvtph_ps(_mm_cvtsi32_si128(p.cast::<i32>().read_unaligned()))
 }
 
-/// One weight row `c` against activation rows `r0..r0 + R`.
+/// One weight row against `R` activation rows: their `R` sums (the rest of the array is 0).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
-unsafe fn group_avx512<const R: usize, const NIB: bool>(
-    w: &QMatrix,
-    x: &QActs,
-    c: usize,
-    at: usize,
-    width: usize,
-    out: &mut [f32],
-    r0: usize,
-) {
-    let blocks = w.blocks;
-    let row_bytes = blocks * w.packing.block_bytes();
-    let wv = w.values.as_ptr().add(c * row_bytes);
-    let ws = w.scale.as_ptr().add(c * blocks);
-    let wo = w.offset.as_ptr().add(c * blocks);
-    // Activation row i's values, scales ×8 and sums start `i × stride` after row r0's.
-    let xq = x.values.as_ptr().add(r0 * blocks * BLOCK);
-    let xs = x.scale_x8.as_ptr().add(r0 * blocks * 8);
-    let xm = x.sum.as_ptr().add(r0 * blocks);
+unsafe fn group_avx512<const R: usize, const NIB: bool>(t: &Tile) -> [f32; 16] {
+    let Tile {
+        blocks,
+        runs,
+        values: wv,
+        scale: ws,
+        offset: wo,
+        ..
+    } = *t;
+    let (xq, xsc, xs, xm) = (t.x_values, t.x_scale, t.x_scale_x8, t.x_sum);
+    let block_bytes = if NIB { BLOCK / 2 } else { BLOCK };
     let low4 = _mm256_set1_epi8(0x0F);
     // Lanes 0–7 take the pair's first block's scale, 8–15 the second's.
     let spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     let mut acc = [_mm512_setzero_ps(); R];
     // Transposed runs of 16 blocks: eight `vpdpbusd` a row sum all 16, one block a lane.
-    let runs = if w.layout == Layout::Lanes16 {
-        blocks / RUN
-    } else {
-        0
-    };
     let low4z = _mm512_set1_epi8(0x0F);
-    let xsc = x.scale.as_ptr().add(r0 * blocks);
     for g in 0..runs {
-        let base = g * RUN * w.packing.block_bytes();
+        let base = g * RUN * block_bytes;
         let mut wq = [_mm512_setzero_si512(); 8];
         if NIB {
             for v in 0..4 {
@@ -248,10 +280,7 @@ unsafe fn group_avx512<const R: usize, const NIB: bool>(
         }
         b += 16;
     }
-    let sums = reduce_rows(&acc);
-    for (i, sum) in sums.iter().take(R).enumerate() {
-        out[(r0 + i) * width + at] = *sum;
-    }
+    reduce_rows(&acc)
 }
 
 /// The lane sums of up to eight accumulators, in order. Pairs of accumulators are folded
@@ -304,11 +333,9 @@ unsafe fn reduce_rows<const R: usize>(acc: &[__m512; R]) -> [f32; 16] {
 
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn avx2(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]) {
-    let nib = w.packing == Packing::Nibbles;
     for c in cols.clone() {
         prefetch_row(w, c + PREFETCH_ROWS);
-        let at = c - cols.start;
-        for_each_group!(x.rows, group_avx2, nib, (w, x, c, at, cols.len(), out));
+        for_each_group!(group_avx2, w, x, c, &cols, out);
     }
 }
 
@@ -317,21 +344,15 @@ unsafe fn avx2(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]) {
 /// `vpmaddubsw` would saturate on 255 × 127 + 255 × 127; that product is the whole dot product,
 /// so their offsets are not added.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn group_avx2<const R: usize, const NIB: bool>(
-    w: &QMatrix,
-    x: &QActs,
-    c: usize,
-    at: usize,
-    width: usize,
-    out: &mut [f32],
-    r0: usize,
-) {
-    let blocks = w.blocks;
-    let row_bytes = blocks * w.packing.block_bytes();
-    let wv = w.values.as_ptr().add(c * row_bytes);
-    let ws = w.scale.as_ptr().add(c * blocks);
-    let xq = x.values.as_ptr().add(r0 * blocks * BLOCK);
-    let xs = x.scale.as_ptr().add(r0 * blocks);
+unsafe fn group_avx2<const R: usize, const NIB: bool>(t: &Tile) -> [f32; 16] {
+    let Tile {
+        blocks,
+        values: wv,
+        scale: ws,
+        offset: wo,
+        ..
+    } = *t;
+    let (xq, xs, xm) = (t.x_values, t.x_scale, t.x_sum);
     let low4 = _mm256_set1_epi8(0x0F);
     let flip = _mm256_set1_epi8(-128);
     let ones = _mm256_set1_epi16(1);
@@ -366,10 +387,9 @@ unsafe fn group_avx2<const R: usize, const NIB: bool>(
             }
         }
     }
+    let mut sums = [0f32; 16];
     if NIB {
         // Offsets × activation sums, eight blocks at a time, into the same lanes.
-        let wo = w.offset.as_ptr().add(c * blocks);
-        let xm = x.sum.as_ptr().add(r0 * blocks);
         let mut b = 0;
         while b + 8 <= blocks {
             let o = _mm256_cvtph_ps(_mm_loadu_si128(wo.add(b).cast()));
@@ -382,13 +402,14 @@ unsafe fn group_avx2<const R: usize, const NIB: bool>(
             let tail: f32 = (b..blocks)
                 .map(|k| (*wo.add(k)).to_f32() * *xm.add(i * blocks + k))
                 .sum();
-            out[(r0 + i) * width + at] = hsum256(*a) + tail;
+            sums[i] = hsum256(*a) + tail;
         }
     } else {
         for (i, a) in acc.iter().enumerate() {
-            out[(r0 + i) * width + at] = hsum256(*a);
+            sums[i] = hsum256(*a);
         }
     }
+    sums
 }
 
 /// Sum of the eight lanes.
@@ -400,14 +421,7 @@ unsafe fn hsum256(v: __m256) -> f32 {
     _mm_cvtss_f32(h)
 }
 
-/// `Σ a[i] · b[i]` for f32 `a` and bfloat16 `b` (attention scores against the KV cache).
-pub(super) fn dot_bf16_avx512(a: &[f32], b: &[u16]) -> f32 {
-    assert!(has_avx512_vnni(), "this CPU has no AVX-512");
-    let n = a.len().min(b.len());
-    // SAFETY: the CPU has the features; every load reads 16 values below `n`.
-    unsafe { dot_bf16(&a[..n], &b[..n]) }
-}
-
+/// `Σ a[i] · b[i]` for f32 `a` and bfloat16 `b` of the same length: one attention score.
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn dot_bf16(a: &[f32], b: &[u16]) -> f32 {
     let mut acc = _mm512_setzero_ps();
