@@ -96,7 +96,7 @@ impl<'a> Input<'a> {
             .get_or_init(|| QActs::quantize(self.x, self.rows, self.cols, layout));
         assert_eq!(
             x.layout(),
-            layout,
+            layout.activations(),
             "one input read by matrices in two layouts"
         );
         x

@@ -410,6 +410,48 @@ fn fast_exp(x: f32) -> f32 {
     y * scale
 }
 
+/// `scores ← softmax(scale · scores)` for `scale > 0`, in separate passes that each vectorise
+/// (a running sum beside the exponentials would keep them one at a time).
+fn softmax_in_place(scores: &mut [f32], scale: f32) {
+    let max = max_of(scores);
+    for s in scores.iter_mut() {
+        *s = fast_exp((*s - max) * scale);
+    }
+    let inv = 1.0 / sum_of(scores);
+    for s in scores.iter_mut() {
+        *s *= inv;
+    }
+}
+
+/// The largest value (−∞ for none), eight lanes at a time.
+fn max_of(v: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (m, &x) in lanes.iter_mut().zip(c) {
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    lanes
+        .iter()
+        .chain(rest)
+        .fold(f32::NEG_INFINITY, |m, &x| m.max(x))
+}
+
+/// The sum of the values, eight lanes at a time.
+fn sum_of(v: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (s, &x) in lanes.iter_mut().zip(c) {
+            *s += x;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
 fn gelu_tanh(x: f32) -> f32 {
     const C: f32 = 0.797_884_6; // sqrt(2/pi)
     let e = fast_exp(2.0 * C * (x + 0.044_715 * x * x * x));
@@ -522,13 +564,7 @@ fn attend_rows(
             scores.resize(pos + 1 - start, 0.0);
             let first = start * kvdim + kvh * hd;
             scores_bf16(qh, &kc[first..], kvdim, &mut scores);
-            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-            let mut sum = 0.0;
-            for s in scores.iter_mut() {
-                *s = fast_exp((*s - max) * cfg.attn_scale);
-                sum += *s;
-            }
-            scores.iter_mut().for_each(|s| *s /= sum);
+            softmax_in_place(&mut scores, cfg.attn_scale);
             let o = &mut out[r * h * hd + head * hd..r * h * hd + (head + 1) * hd];
             weighted_sum_bf16(&scores, &vc[first..], kvdim, o);
         }
@@ -591,6 +627,21 @@ fn attend_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_the_order() {
+        for n in [1, 7, 8, 37] {
+            let mut s: Vec<f32> = (0..n).map(|i| (i as f32 * 0.7).sin() * 5.0).collect();
+            let raw = s.clone();
+            softmax_in_place(&mut s, 0.125);
+            let max = raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = raw.iter().map(|x| ((x - max) * 0.125).exp()).sum();
+            for (got, x) in s.iter().zip(&raw) {
+                let want = ((x - max) * 0.125).exp() / sum;
+                assert!((got - want).abs() < 1e-6, "n = {n}: {got} vs {want}");
+            }
+        }
+    }
 
     #[test]
     fn dot_matches_naive() {

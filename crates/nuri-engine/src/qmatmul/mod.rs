@@ -19,8 +19,8 @@
 //! - Each weight row is unpacked once per step and multiplied against every row of the batch
 //!   while it is in registers, so 8 decode streams cost far less than 8 passes.
 //!
-//! The kernel is picked at run time: AVX-512 VNNI (which reads runs of 16 blocks transposed,
-//! [`Layout::Lanes16`]), then AVX2, then portable Rust (also the reference the SIMD kernels are
+//! The kernel is picked at run time: AVX-512 VNNI (which reads 16 rows interleaved,
+//! [`Layout::Rows16`]), then AVX2, then portable Rust (also the reference the SIMD kernels are
 //! tested against); `NURI_ENGINE_KERNEL` overrides the choice. The attention helpers
 //! ([`scores_bf16`], [`weighted_sum_bf16`]) dispatch the same way.
 
@@ -56,60 +56,86 @@ impl Packing {
     }
 }
 
-/// How a row's blocks are ordered in memory; weights and the activations they are multiplied
-/// with use the same one.
+/// How a matrix's blocks are ordered in memory. Activations are laid out to match
+/// ([`Layout::activations`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Layout {
-    /// Blocks in order; two 4-bit blocks share their 32 bytes.
+    /// Row by row, blocks in order; two 4-bit blocks share their 32 bytes.
     Pairs,
-    /// Each run of 16 blocks is transposed so that one 64-byte vector holds four weights of
-    /// each of the 16 blocks (lane `i` of vector `j`: block `i`'s weights `4j..4j + 4`; 4-bit
-    /// vectors keep vector `j + 4` in their high nibbles). A `vpdpbusd` then sums one block per
-    /// 32-bit lane, and eight of them finish 16 blocks with no shuffling: a third of the
-    /// instructions of [`Layout::Pairs`]. Blocks past the last whole run keep that layout.
-    Lanes16,
+    /// Sixteen rows interleaved, block by block: lane `i` of vector `j` of a block holds row
+    /// `i`'s weights `4j..4j + 4` of that block (4-bit vectors keep vector `j + 4` in their high
+    /// nibbles), and the 16 rows' scales and offsets of a block sit side by side. One
+    /// `vpdpbusd` against a broadcast group of four activations then advances 16 outputs, whose
+    /// sums need no horizontal reduction and no special case for a row's last blocks. (Its
+    /// predecessor transposed runs of 16 blocks within a row: the two blocks left over of a
+    /// 576-wide row, the width of small models, took a third of the instructions.) Rows are
+    /// padded with zero rows to a multiple of 16.
+    Rows16,
 }
 
-/// Blocks per transposed run of [`Layout::Lanes16`].
+/// Rows per interleaved group of [`Layout::Rows16`].
 pub(crate) const RUN: usize = 16;
 
 impl Layout {
-    /// Where each run of four consecutive weights of block `b` starts (every layout keeps them
-    /// together), with their nibble shift; see [`Layout::locate`].
+    /// The layout of the activations a matrix in this layout reads.
+    pub fn activations(self) -> Layout {
+        match self {
+            Layout::Rows16 => Layout::Pairs,
+            other => other,
+        }
+    }
+
+    /// Rows stored for a matrix of `rows` rows (with padding).
+    fn stored_rows(self, rows: usize) -> usize {
+        match self {
+            Layout::Rows16 => rows.next_multiple_of(RUN),
+            _ => rows,
+        }
+    }
+
+    /// Where each run of four consecutive weights of block `b` of row `r` starts (every layout
+    /// keeps them together), with their nibble shift; see [`Layout::locate`].
     fn fours(
         self,
         packing: Packing,
         blocks: usize,
+        r: usize,
         b: usize,
     ) -> impl Iterator<Item = (usize, u32)> {
-        (0..BLOCK / 4).map(move |four| self.locate(packing, blocks, b, 4 * four))
+        (0..BLOCK / 4).map(move |four| self.locate(packing, blocks, r, b, 4 * four))
     }
 
-    /// Where weight `j` of block `b` lives in a row of `blocks` blocks: the byte, and the shift
-    /// of its nibble (0 for 8-bit values).
-    fn locate(self, packing: Packing, blocks: usize, b: usize, j: usize) -> (usize, u32) {
-        let runs = match self {
-            Layout::Pairs => 0,
-            Layout::Lanes16 => blocks / RUN,
-        };
-        if b < runs * RUN {
-            let (run, lane, vector, e) = (b / RUN, b % RUN, j / 4, j % 4);
+    /// Where weight `j` of block `b` of row `r` lives in a matrix of `blocks` blocks a row:
+    /// the byte, and the shift of its nibble (0 for 8-bit values).
+    fn locate(self, packing: Packing, blocks: usize, r: usize, b: usize, j: usize) -> (usize, u32) {
+        let block_bytes = packing.block_bytes();
+        if self == Layout::Rows16 {
+            // One 64-byte vector: four weights of each of the group's 16 rows.
+            let (vector, e, lane) = (j / 4, j % 4, r % RUN);
+            let block = (r / RUN) * RUN * blocks * block_bytes + b * RUN * block_bytes;
             return match packing {
-                Packing::Bytes => (run * RUN * BLOCK + vector * 64 + lane * 4 + e, 0),
+                Packing::Bytes => (block + vector * 64 + lane * 4 + e, 0),
                 Packing::Nibbles => (
-                    run * RUN * BLOCK / 2 + (vector % 4) * 64 + lane * 4 + e,
+                    block + (vector % 4) * 64 + lane * 4 + e,
                     if vector < 4 { 0 } else { 4 },
                 ),
             };
         }
-        let base = runs * RUN * packing.block_bytes();
-        let b = b - runs * RUN;
+        let base = r * blocks * block_bytes;
         match packing {
             Packing::Bytes => (base + b * BLOCK + j, 0),
             Packing::Nibbles => (
                 base + (b / 2) * BLOCK + j,
                 if b.is_multiple_of(2) { 0 } else { 4 },
             ),
+        }
+    }
+
+    /// Where block `b` of row `r`'s scale and offset live.
+    fn param(self, blocks: usize, r: usize, b: usize) -> usize {
+        match self {
+            Layout::Rows16 => ((r / RUN) * blocks + b) * RUN + r % RUN,
+            _ => r * blocks + b,
         }
     }
 }
@@ -167,7 +193,7 @@ impl QMatrix {
             let row = &dense[r * cols..(r + 1) * cols];
             for (b, chunk) in row.chunks(BLOCK).enumerate() {
                 let d = quantize_block(chunk, &mut q);
-                let at = r * m.blocks + b;
+                let at = m.param(r, b);
                 m.scale[at] = f16::from_f32(d);
                 m.offset[at] = f16::from_f32(-128.0 * d);
                 m.place(r, b, &q.map(|v| (v as u8) ^ 0x80));
@@ -183,15 +209,16 @@ impl QMatrix {
             Packing::Nibbles => 0,
             Packing::Bytes => 0x80,
         };
+        let stored = layout.stored_rows(rows);
         Self {
             rows,
             cols,
             blocks,
             packing,
             layout,
-            values: vec![fill; rows * blocks * packing.block_bytes()],
-            scale: vec![f16::ZERO; rows * blocks],
-            offset: vec![f16::ZERO; rows * blocks],
+            values: vec![fill; stored * blocks * packing.block_bytes()],
+            scale: vec![f16::ZERO; stored * blocks],
+            offset: vec![f16::ZERO; stored * blocks],
         }
     }
 
@@ -213,7 +240,7 @@ impl QMatrix {
         let half = |b: &[u8], at: usize| f16::from_le_bytes([b[at], b[at + 1]]);
         for (i, block) in data.chunks_exact(size).enumerate() {
             let (r, b) = (i / (cols / BLOCK), i % (cols / BLOCK));
-            let at = r * m.blocks + b;
+            let at = m.param(r, b);
             let d = half(block, 0);
             match dtype {
                 GgmlDType::Q8_0 => {
@@ -267,15 +294,19 @@ impl QMatrix {
         self.blocks * self.packing.block_bytes()
     }
 
+    /// Where block `b` of row `r`'s scale and offset live.
+    fn param(&self, r: usize, b: usize) -> usize {
+        self.layout.param(self.blocks, r, b)
+    }
+
     /// Stores the unsigned values of block `b` of row `r` (4-bit values: into zeroed nibbles).
     fn place(&mut self, r: usize, b: usize, u: &[u8; BLOCK]) {
-        let row = r * self.row_bytes();
         for ((at, shift), four) in self
             .layout
-            .fours(self.packing, self.blocks, b)
+            .fours(self.packing, self.blocks, r, b)
             .zip(u.chunks_exact(4))
         {
-            let bytes = &mut self.values[row + at..row + at + 4];
+            let bytes = &mut self.values[at..at + 4];
             for (byte, &v) in bytes.iter_mut().zip(four) {
                 match self.packing {
                     Packing::Bytes => *byte = v,
@@ -287,8 +318,8 @@ impl QMatrix {
 
     /// Unsigned value `j` of block `b` of row `r`.
     fn value(&self, r: usize, b: usize, j: usize) -> u8 {
-        let (at, shift) = self.layout.locate(self.packing, self.blocks, b, j);
-        let byte = self.values[r * self.row_bytes() + at];
+        let (at, shift) = self.layout.locate(self.packing, self.blocks, r, b, j);
+        let byte = self.values[at];
         match self.packing {
             Packing::Bytes => byte,
             Packing::Nibbles => (byte >> shift) & 0x0F,
@@ -300,7 +331,7 @@ impl QMatrix {
         (0..self.cols)
             .map(|c| {
                 let (b, j) = (c / BLOCK, c % BLOCK);
-                let at = r * self.blocks + b;
+                let at = self.param(r, b);
                 let u = f32::from(self.value(r, b, j));
                 match self.packing {
                     // Exactly ggml's d·q for Q8_0.
@@ -326,7 +357,13 @@ impl QMatrix {
 /// Quantises one block of up to 32 values to signed 8 bits; returns its scale (ggml's Q8_0
 /// rule). Values past the chunk's end are zero.
 fn quantize_block(chunk: &[f32], q: &mut [i8; BLOCK]) -> f32 {
-    let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
+    // Lane-wise maxima so the loop vectorises.
+    let mut lanes = [0f32; 8];
+    for (i, v) in chunk.iter().enumerate() {
+        let (m, a) = (&mut lanes[i % 8], v.abs());
+        *m = if a > *m { a } else { *m };
+    }
+    let amax = lanes.iter().fold(0f32, |m, &v| m.max(v));
     let d = amax / 127.0;
     let id = if d == 0.0 { 0.0 } else { 1.0 / d };
     q.fill(0);
@@ -348,58 +385,74 @@ pub(crate) struct QActs {
     scale: Vec<f32>,
     /// `scale · Σ values` per block (multiplies a weight block's offset).
     sum: Vec<f32>,
-    /// Each block's scale repeated 8 times: the lanes the AVX-512 kernel gives a block.
-    scale_x8: Vec<f32>,
 }
 
 impl QActs {
-    /// The layout of the values.
+    /// The layout of the values (see [`Layout::activations`]).
     pub fn layout(&self) -> Layout {
         self.layout
     }
 
     /// Stores block `b` of row `r` where the layout wants it.
     fn place(&mut self, r: usize, b: usize, q: &[i8; BLOCK]) {
-        let row = &mut self.values[r * self.blocks * BLOCK..(r + 1) * self.blocks * BLOCK];
+        if self.layout == Layout::Pairs {
+            // Blocks in order: one copy (the hot case).
+            let at = (r * self.blocks + b) * BLOCK;
+            self.values[at..at + BLOCK].copy_from_slice(q);
+            return;
+        }
         for ((at, _), four) in self
             .layout
-            .fours(Packing::Bytes, self.blocks, b)
+            .fours(Packing::Bytes, self.blocks, r, b)
             .zip(q.chunks_exact(4))
         {
-            row[at..at + 4].copy_from_slice(four);
+            self.values[at..at + 4].copy_from_slice(four);
         }
     }
 
     /// Value `j` of block `b` of row `r`.
     fn value(&self, r: usize, b: usize, j: usize) -> i8 {
-        let (i, _) = self.layout.locate(Packing::Bytes, self.blocks, b, j);
-        self.values[r * self.blocks * BLOCK + i]
+        let (i, _) = self.layout.locate(Packing::Bytes, self.blocks, r, b, j);
+        self.values[i]
     }
 
     /// Quantises `rows` rows of `cols` values, laid out for matrices in `layout`.
     pub fn quantize(x: &[f32], rows: usize, cols: usize, layout: Layout) -> Self {
+        let mut a = Self::empty(rows, cols, layout);
+        #[cfg(target_arch = "x86_64")]
+        if a.layout == Layout::Pairs && kernel() == Kernel::Avx512Vnni {
+            x86::quantize_rows_avx512(x, cols, &mut a);
+            return a;
+        }
+        a.fill(x, cols);
+        a
+    }
+
+    /// Zeroed rows for matrices in `layout`.
+    fn empty(rows: usize, cols: usize, layout: Layout) -> Self {
         let blocks = blocks_for(cols);
-        let mut a = Self {
+        Self {
             rows,
             blocks,
-            layout,
+            layout: layout.activations(),
             values: vec![0; rows * blocks * BLOCK],
             scale: vec![0.0; rows * blocks],
             sum: vec![0.0; rows * blocks],
-            scale_x8: vec![0.0; rows * blocks * 8],
-        };
+        }
+    }
+
+    /// Quantises `x` (rows of `cols` values) in plain Rust: the reference.
+    fn fill(&mut self, x: &[f32], cols: usize) {
         let mut q = [0i8; BLOCK];
-        for r in 0..rows {
+        for r in 0..self.rows {
             for (b, chunk) in x[r * cols..(r + 1) * cols].chunks(BLOCK).enumerate() {
-                let at = r * blocks + b;
+                let at = r * self.blocks + b;
                 let d = quantize_block(chunk, &mut q);
-                a.place(r, b, &q);
-                a.scale[at] = d;
-                a.sum[at] = d * q.iter().map(|&v| i32::from(v)).sum::<i32>() as f32;
-                a.scale_x8[at * 8..(at + 1) * 8].fill(d);
+                self.place(r, b, &q);
+                self.scale[at] = d;
+                self.sum[at] = d * q.iter().map(|&v| i32::from(v)).sum::<i32>() as f32;
             }
         }
-        a
     }
 }
 
@@ -447,7 +500,7 @@ impl Kernel {
     pub fn layout(self) -> Layout {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512Vnni => Layout::Lanes16,
+            Kernel::Avx512Vnni => Layout::Rows16,
             _ => Layout::Pairs,
         }
     }
@@ -457,7 +510,7 @@ impl Kernel {
         match self {
             Kernel::Portable => true,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512Vnni => true,
+            Kernel::Avx512Vnni => layout == Layout::Rows16,
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => layout == Layout::Pairs,
         }
@@ -472,7 +525,8 @@ impl Kernel {
             w.layout
         );
         assert_eq!(
-            w.layout, x.layout,
+            w.layout.activations(),
+            x.layout,
             "activations laid out for another matrix"
         );
         match self {
@@ -589,7 +643,11 @@ impl Threads {
             x.blocks, w.blocks,
             "activation width does not match the matrix"
         );
-        let chunk = w.rows.div_ceil(pool.current_num_threads());
+        // Whole groups of interleaved rows per thread.
+        let chunk = w
+            .rows
+            .div_ceil(pool.current_num_threads())
+            .next_multiple_of(RUN);
         let ranges: Vec<std::ops::Range<usize>> = (0..w.rows)
             .step_by(chunk)
             .map(|start| start..(start + chunk).min(w.rows))

@@ -12,7 +12,7 @@ pub(super) fn matmul(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]
         for c in cols.clone() {
             let mut acc = 0f32;
             for b in 0..w.blocks {
-                let (at_w, at_x) = (c * w.blocks + b, r * x.blocks + b);
+                let (at_w, at_x) = (w.param(c, b), r * x.blocks + b);
                 let dot: i32 = (0..BLOCK)
                     .map(|j| i32::from(w.value(c, b, j)) * i32::from(x.value(r, b, j)))
                     .sum();

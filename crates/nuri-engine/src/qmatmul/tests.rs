@@ -33,8 +33,8 @@ fn exact(w: &[f32], x: &[f32], n: usize, k: usize, rows: usize) -> Vec<f32> {
 
 #[test]
 fn every_kernel_matches_the_portable_one_for_every_packing_and_batch_size() {
-    // 576 = 18 blocks (the SmolLM2 width: one transposed run and a pair), 608 = 19 (odd:
-    // padded to 20), 96 = 3, 1536 = 48 (three runs).
+    // 576 = 18 blocks (the SmolLM2 width), 608 = 19 (odd: padded to 20), 96 = 3, 1536 = 48;
+    // 24, 5, 3 and 4 rows: none a whole group of 16 interleaved rows.
     for &(n, k) in &[(24, 576), (5, 608), (3, 96), (4, 1536)] {
         let w = values(n * k, 7);
         for dtype in [
@@ -46,7 +46,7 @@ fn every_kernel_matches_the_portable_one_for_every_packing_and_batch_size() {
             if dtype == GgmlDType::Q6K && k % 256 != 0 {
                 continue;
             }
-            for layout in [Layout::Pairs, Layout::Lanes16] {
+            for layout in [Layout::Pairs, Layout::Rows16] {
                 let m = QMatrix::from_qtensor_in(&ggml(&w, n, k, dtype), layout).unwrap();
                 for rows in [1, 2, 3, 7, 8, 9, 17] {
                     let x = QActs::quantize(&values(rows * k, rows as u64), rows, k, layout);
@@ -66,6 +66,27 @@ fn every_kernel_matches_the_portable_one_for_every_packing_and_batch_size() {
             }
         }
     }
+}
+
+#[test]
+fn the_simd_quantiser_matches_the_portable_one_exactly() {
+    if kernel() != Kernel::Avx512Vnni {
+        return;
+    }
+    // 70: a partial last block; the scaled values include exact halves and zeros.
+    for (rows, cols) in [(3, 576), (2, 70), (1, 32)] {
+        let mut x = values(rows * cols, 5);
+        x[3] = 0.0;
+        x[cols - 1] = -x[0];
+        let simd = QActs::quantize(&x, rows, cols, Layout::Pairs);
+        let mut plain = QActs::empty(rows, cols, Layout::Pairs);
+        plain.fill(&x, cols);
+        assert_eq!(simd.values, plain.values, "{rows}x{cols}");
+        assert_eq!(simd.scale, plain.scale, "{rows}x{cols}");
+        assert_eq!(simd.sum, plain.sum, "{rows}x{cols}");
+    }
+    let zeros = QActs::quantize(&[0.0; 64], 1, 64, Layout::Pairs);
+    assert!(zeros.values.iter().all(|&v| v == 0) && zeros.scale == [0.0, 0.0]);
 }
 
 #[test]
@@ -96,15 +117,19 @@ fn results_are_close_to_the_exact_product() {
 
 #[test]
 fn a_column_range_computes_just_those_outputs() {
-    let (n, k, rows) = (10, 64, 3);
-    let m = QMatrix::from_qtensor(&ggml(&values(n * k, 1), n, k, GgmlDType::Q4_1)).unwrap();
-    let x = QActs::quantize(&values(rows * k, 2), rows, k, m.layout());
-    let full = m.matmul(&x);
-    let mut part = vec![0f32; rows * 4];
-    kernel().run(&m, &x, 3..7, &mut part);
-    for r in 0..rows {
-        for c in 3..7 {
-            assert_eq!(part[r * 4 + c - 3], full[r * n + c]);
+    // Inside one group of 16 interleaved rows, and across three of them.
+    for (n, range) in [(10, 3..7), (40, 5..37)] {
+        let (k, rows) = (64, 3);
+        let m = QMatrix::from_qtensor(&ggml(&values(n * k, 1), n, k, GgmlDType::Q4_1)).unwrap();
+        let x = QActs::quantize(&values(rows * k, 2), rows, k, m.layout());
+        let full = m.matmul(&x);
+        let width = range.len();
+        let mut part = vec![0f32; rows * width];
+        kernel().run(&m, &x, range.clone(), &mut part);
+        for r in 0..rows {
+            for c in range.clone() {
+                assert_eq!(part[r * width + c - range.start], full[r * n + c]);
+            }
         }
     }
 }
@@ -168,7 +193,7 @@ fn rows_dequantise_like_ggml() {
             .unwrap()
             .to_vec1::<f32>()
             .unwrap();
-        for layout in [Layout::Pairs, Layout::Lanes16] {
+        for layout in [Layout::Pairs, Layout::Rows16] {
             let m = QMatrix::from_qtensor_in(&q, layout).unwrap();
             for r in 0..n {
                 for (a, b) in m.row(r).iter().zip(&dense[r * k..(r + 1) * k]) {

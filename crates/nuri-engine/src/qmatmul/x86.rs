@@ -1,8 +1,9 @@
-//! x86-64 kernels: AVX-512 VNNI (`vpdpbusd`, 64 weights an instruction; transposed runs of 16
-//! blocks, then pairs) and AVX2 (`vpmaddubsw` + `vpmaddwd`, 32; pairs). Both walk the output
-//! columns (weight rows) in the outer loop and the activation rows in groups of up to [`GROUP`]
-//! inside it, so each weight row is read and unpacked once per group while the group's
-//! accumulators stay in registers. Also here: attention's bfloat16 helpers on AVX-512.
+//! x86-64 kernels: AVX-512 VNNI (`vpdpbusd`, 64 weights an instruction; 16 interleaved rows at
+//! a time) and AVX2 (`vpmaddubsw` + `vpmaddwd`, 32; one row at a time, blocks in pairs). Both
+//! walk the output columns (weight rows) in the outer loop and the activation rows in groups
+//! of up to [`GROUP`] inside it, so each weight row is read and unpacked once per group while
+//! the group's accumulators stay in registers. Also here: the AVX-512 activation quantiser and
+//! attention's bfloat16 helpers.
 //!
 //! The only module of Nuri's allowed `unsafe`: intrinsics need it. The safe entry points check
 //! the CPU's features and every shape the kernels rely on ([`check`], the `assert!`s of the
@@ -15,7 +16,7 @@ use std::ops::Range;
 
 use half::f16;
 
-use super::{Layout, Packing, QActs, QMatrix, BLOCK, RUN};
+use super::{Packing, QActs, QMatrix, BLOCK, RUN};
 
 /// Activation rows one pass over a weight row serves.
 const GROUP: usize = 8;
@@ -83,13 +84,11 @@ macro_rules! for_each_group {
 #[derive(Clone, Copy)]
 struct Tile {
     blocks: usize,
-    runs: usize,
     values: *const u8,
     scale: *const f16,
     offset: *const f16,
     x_values: *const i8,
     x_scale: *const f32,
-    x_scale_x8: *const f32,
     x_sum: *const f32,
 }
 
@@ -100,18 +99,11 @@ impl Tile {
         let blocks = w.blocks;
         Self {
             blocks,
-            // Transposed runs of 16 blocks come first in a [`Layout::Lanes16`] row.
-            runs: if w.layout == Layout::Lanes16 {
-                blocks / RUN
-            } else {
-                0
-            },
             values: w.values.as_ptr().add(c * w.row_bytes()),
             scale: w.scale.as_ptr().add(c * blocks),
             offset: w.offset.as_ptr().add(c * blocks),
             x_values: x.values.as_ptr().add(r0 * blocks * BLOCK),
             x_scale: x.scale.as_ptr().add(r0 * blocks),
-            x_scale_x8: x.scale_x8.as_ptr().add(r0 * blocks * 8),
             x_sum: x.sum.as_ptr().add(r0 * blocks),
         }
     }
@@ -144,15 +136,225 @@ fn check(w: &QMatrix, x: &QActs, cols: &Range<usize>, out: &[f32]) {
     assert!(cols.end <= w.rows, "columns outside the matrix");
     assert_eq!(out.len(), x.rows * cols.len(), "output size");
     assert_eq!(x.values.len(), x.rows * x.blocks * BLOCK, "activation size");
-    assert_eq!(x.scale_x8.len(), x.rows * x.blocks * 8, "activation scales");
+    assert_eq!(x.scale.len(), x.rows * x.blocks, "activation scales");
+    assert_eq!(x.sum.len(), x.rows * x.blocks, "activation sums");
+    let stored = w.layout.stored_rows(w.rows);
+    assert_eq!(w.values.len(), stored * w.row_bytes(), "weight size");
+    assert_eq!(w.scale.len(), stored * w.blocks, "weight scales");
+    assert_eq!(w.offset.len(), stored * w.blocks, "weight offsets");
 }
 
+/// [`super::Layout::Rows16`]: each group of 16 weight rows against the activation rows, up to
+/// [`GROUP`] at a time; the group's 16 outputs per activation row are one vector.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
 unsafe fn avx512_vnni(w: &QMatrix, x: &QActs, cols: Range<usize>, out: &mut [f32]) {
-    for c in cols.clone() {
-        prefetch_row(w, c + PREFETCH_ROWS);
-        for_each_group!(group_avx512, w, x, c, &cols, out);
+    let nib = w.packing == Packing::Nibbles;
+    let width = cols.len();
+    let mut sums = [[0f32; RUN]; GROUP];
+    let mut g = cols.start / RUN;
+    while g * RUN < cols.end {
+        // The outputs of this group that fall inside `cols`.
+        let (first, last) = (cols.start.max(g * RUN), cols.end.min((g + 1) * RUN));
+        let tile = Rows16Tile::new(w, x, g);
+        let mut r0 = 0;
+        while r0 < x.rows {
+            let n = (x.rows - r0).min(GROUP);
+            let t = tile.at_row(r0);
+            match (n, nib) {
+                (8, true) => rows16_group::<8, true>(&t, &mut sums),
+                (8, false) => rows16_group::<8, false>(&t, &mut sums),
+                (7, true) => rows16_group::<7, true>(&t, &mut sums),
+                (7, false) => rows16_group::<7, false>(&t, &mut sums),
+                (6, true) => rows16_group::<6, true>(&t, &mut sums),
+                (6, false) => rows16_group::<6, false>(&t, &mut sums),
+                (5, true) => rows16_group::<5, true>(&t, &mut sums),
+                (5, false) => rows16_group::<5, false>(&t, &mut sums),
+                (4, true) => rows16_group::<4, true>(&t, &mut sums),
+                (4, false) => rows16_group::<4, false>(&t, &mut sums),
+                (3, true) => rows16_group::<3, true>(&t, &mut sums),
+                (3, false) => rows16_group::<3, false>(&t, &mut sums),
+                (2, true) => rows16_group::<2, true>(&t, &mut sums),
+                (2, false) => rows16_group::<2, false>(&t, &mut sums),
+                (_, true) => rows16_group::<1, true>(&t, &mut sums),
+                (_, false) => rows16_group::<1, false>(&t, &mut sums),
+            }
+            for (i, row) in sums.iter().take(n).enumerate() {
+                let at = (r0 + i) * width;
+                out[at + first - cols.start..at + last - cols.start]
+                    .copy_from_slice(&row[first - g * RUN..last - g * RUN]);
+            }
+            r0 += n;
+        }
+        g += 1;
     }
+}
+
+/// Where a group of 16 interleaved weight rows and a group of activation rows begin.
+#[derive(Clone, Copy)]
+struct Rows16Tile {
+    blocks: usize,
+    values: *const u8,
+    scale: *const f16,
+    offset: *const f16,
+    x_values: *const i8,
+    x_scale: *const f32,
+    x_sum: *const f32,
+}
+
+impl Rows16Tile {
+    /// Weight row group `g` (`g · 16 < w.rows`) against activation rows from 0.
+    ///
+    /// # Safety
+    /// `check(w, x, …)` held and `w` is in [`super::Layout::Rows16`].
+    unsafe fn new(w: &QMatrix, x: &QActs, g: usize) -> Self {
+        let blocks = w.blocks;
+        Self {
+            blocks,
+            values: w.values.as_ptr().add(g * RUN * w.row_bytes()),
+            scale: w.scale.as_ptr().add(g * RUN * blocks),
+            offset: w.offset.as_ptr().add(g * RUN * blocks),
+            x_values: x.values.as_ptr(),
+            x_scale: x.scale.as_ptr(),
+            x_sum: x.sum.as_ptr(),
+        }
+    }
+
+    /// The same weights against activation rows from `r0` (`r0 < x.rows`).
+    unsafe fn at_row(&self, r0: usize) -> Self {
+        Self {
+            x_values: self.x_values.add(r0 * self.blocks * BLOCK),
+            x_scale: self.x_scale.add(r0 * self.blocks),
+            x_sum: self.x_sum.add(r0 * self.blocks),
+            ..*self
+        }
+    }
+}
+
+/// Blocks of a [`super::Layout::Rows16`] group fetched ahead of the one being multiplied.
+const PREFETCH_BLOCKS: usize = 8;
+
+/// Sixteen interleaved weight rows against `R` activation rows: `sums[i][lane]` is activation
+/// row `i` times weight row `lane` of the group.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
+unsafe fn rows16_group<const R: usize, const NIB: bool>(
+    t: &Rows16Tile,
+    sums: &mut [[f32; RUN]; GROUP],
+) {
+    let Rows16Tile {
+        blocks,
+        values: wv,
+        scale: ws,
+        offset: wo,
+        x_values: xq,
+        x_scale: xsc,
+        x_sum: xm,
+    } = *t;
+    let step = RUN * if NIB { BLOCK / 2 } else { BLOCK };
+    let low4 = _mm512_set1_epi8(0x0F);
+    let mut acc = [_mm512_setzero_ps(); R];
+    for b in 0..blocks {
+        let base = wv.add(b * step);
+        // Past the end only for the group's last blocks: prefetching never faults.
+        let ahead = wv.wrapping_add((b + PREFETCH_BLOCKS) * step);
+        let mut line = 0;
+        while line < step {
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
+            line += 64;
+        }
+        _mm_prefetch::<_MM_HINT_T0>(ws.wrapping_add((b + PREFETCH_BLOCKS) * RUN).cast());
+        _mm_prefetch::<_MM_HINT_T0>(wo.wrapping_add((b + PREFETCH_BLOCKS) * RUN).cast());
+        let mut wq = [_mm512_setzero_si512(); 8];
+        if NIB {
+            for v in 0..4 {
+                let packed = _mm512_loadu_si512(base.add(v * 64).cast());
+                wq[v] = _mm512_and_si512(packed, low4);
+                wq[v + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(packed), low4);
+            }
+        } else {
+            for (j, v) in wq.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(base.add(j * 64).cast());
+            }
+        }
+        let dw = _mm512_cvtph_ps(_mm256_loadu_si256(ws.add(b * RUN).cast()));
+        let mw = _mm512_cvtph_ps(_mm256_loadu_si256(wo.add(b * RUN).cast()));
+        for (i, a) in acc.iter_mut().enumerate() {
+            let xa = xq.add(i * blocks * BLOCK + b * BLOCK).cast::<i32>();
+            let four = |j: usize| _mm512_set1_epi32(xa.add(j).read_unaligned());
+            // Fewer rows in flight: split the chain so each waits on fewer latencies.
+            let dot = if R >= 4 {
+                let mut d = _mm512_setzero_si512();
+                for (j, wj) in wq.iter().enumerate() {
+                    d = _mm512_dpbusd_epi32(d, *wj, four(j));
+                }
+                d
+            } else {
+                let mut d = [_mm512_setzero_si512(); 4];
+                for (j, wj) in wq.iter().enumerate() {
+                    d[j % 4] = _mm512_dpbusd_epi32(d[j % 4], *wj, four(j));
+                }
+                _mm512_add_epi32(_mm512_add_epi32(d[0], d[1]), _mm512_add_epi32(d[2], d[3]))
+            };
+            let at = i * blocks + b;
+            let s = _mm512_mul_ps(dw, _mm512_set1_ps(*xsc.add(at)));
+            *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, *a);
+            *a = _mm512_fmadd_ps(mw, _mm512_set1_ps(*xm.add(at)), *a);
+        }
+    }
+    for (sum, a) in sums.iter_mut().zip(&acc) {
+        _mm512_storeu_ps(sum.as_mut_ptr(), *a);
+    }
+}
+
+/// Quantises rows of `cols` values into `blocks` blocks a row, in order ([`super::Layout::Pairs`]'
+/// activations), exactly as [`super::quantize_block`] does: the same scale, the same rounding
+/// (half away from zero), the same values. Blocks past `cols` are zero.
+pub(super) fn quantize_rows_avx512(x: &[f32], cols: usize, a: &mut QActs) {
+    assert!(has_avx512_vnni(), "this CPU has no AVX-512");
+    assert_eq!(x.len(), a.rows * cols, "input size");
+    assert!(cols <= a.blocks * BLOCK, "input wider than its blocks");
+    assert_eq!(a.values.len(), a.rows * a.blocks * BLOCK, "activation size");
+    assert_eq!(a.scale.len(), a.rows * a.blocks, "activation scales");
+    assert_eq!(a.sum.len(), a.rows * a.blocks, "activation sums");
+    for r in 0..a.rows {
+        let row = &x[r * cols..(r + 1) * cols];
+        for b in 0..a.blocks {
+            let chunk = &row[(b * BLOCK).min(cols)..((b + 1) * BLOCK).min(cols)];
+            let at = r * a.blocks + b;
+            let out = &mut a.values[at * BLOCK..(at + 1) * BLOCK];
+            // SAFETY: the CPU has the features; the block reads `chunk` (≤ 32 values, masked)
+            // and writes the 32 bytes of `out`.
+            let (d, total) = unsafe { quantize_block(chunk, out) };
+            a.scale[at] = d;
+            a.sum[at] = d * total as f32;
+        }
+    }
+}
+
+/// One block: writes its 32 signed values and returns its scale and their sum.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn quantize_block(chunk: &[f32], out: &mut [i8]) -> (f32, i32) {
+    let n = chunk.len().min(BLOCK);
+    let mask = |from: usize| -> __mmask16 {
+        let k = n.saturating_sub(from).min(16);
+        ((1u32 << k) - 1) as u16
+    };
+    let (m0, m1) = (mask(0), mask(16));
+    let v0 = _mm512_maskz_loadu_ps(m0, chunk.as_ptr());
+    let v1 = _mm512_maskz_loadu_ps(m1, chunk.as_ptr().wrapping_add(16));
+    let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    let d = amax / 127.0;
+    let id = _mm512_set1_ps(if d == 0.0 { 0.0 } else { 1.0 / d });
+    let half = _mm512_set1_ps(0.5);
+    let sign = _mm512_set1_epi32(i32::MIN);
+    let round = |v: __m512| {
+        let r = _mm512_mul_ps(v, id);
+        let h = _mm512_or_ps(half, _mm512_and_ps(r, _mm512_castsi512_ps(sign)));
+        _mm512_cvttps_epi32(_mm512_add_ps(r, h))
+    };
+    let (q0, q1) = (round(v0), round(v1));
+    _mm_storeu_si128(out.as_mut_ptr().cast(), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128(out.as_mut_ptr().add(16).cast(), _mm512_cvtepi32_epi8(q1));
+    (d, _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)))
 }
 
 /// Weight rows fetched ahead of the one being multiplied: without it, single-stream decoding
@@ -188,99 +390,6 @@ unsafe fn prefetch_row(w: &QMatrix, c: usize) {
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn two_halves(p: *const f16) -> __m128 {
     _mm_cvtph_ps(_mm_cvtsi32_si128(p.cast::<i32>().read_unaligned()))
-}
-
-/// One weight row against `R` activation rows: their `R` sums (the rest of the array is 0).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
-unsafe fn group_avx512<const R: usize, const NIB: bool>(t: &Tile) -> [f32; 16] {
-    let Tile {
-        blocks,
-        runs,
-        values: wv,
-        scale: ws,
-        offset: wo,
-        ..
-    } = *t;
-    let (xq, xsc, xs, xm) = (t.x_values, t.x_scale, t.x_scale_x8, t.x_sum);
-    let block_bytes = if NIB { BLOCK / 2 } else { BLOCK };
-    let low4 = _mm256_set1_epi8(0x0F);
-    // Lanes 0–7 take the pair's first block's scale, 8–15 the second's.
-    let spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    let mut acc = [_mm512_setzero_ps(); R];
-    // Transposed runs of 16 blocks: eight `vpdpbusd` a row sum all 16, one block a lane.
-    let low4z = _mm512_set1_epi8(0x0F);
-    for g in 0..runs {
-        let base = g * RUN * block_bytes;
-        let mut wq = [_mm512_setzero_si512(); 8];
-        if NIB {
-            for v in 0..4 {
-                let packed = _mm512_loadu_si512(wv.add(base + v * 64).cast());
-                wq[v] = _mm512_and_si512(packed, low4z);
-                wq[v + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(packed), low4z);
-            }
-        } else {
-            for (j, v) in wq.iter_mut().enumerate() {
-                *v = _mm512_loadu_si512(wv.add(base + j * 64).cast());
-            }
-        }
-        let dw = _mm512_cvtph_ps(_mm256_loadu_si256(ws.add(g * RUN).cast()));
-        for (i, a) in acc.iter_mut().enumerate() {
-            let xa = xq.add(i * blocks * BLOCK + g * RUN * BLOCK);
-            let dot = if R >= 4 {
-                // Enough rows in flight to hide each chain's `vpdpbusd` latencies.
-                let mut d = _mm512_setzero_si512();
-                for (j, wj) in wq.iter().enumerate() {
-                    d = _mm512_dpbusd_epi32(d, *wj, _mm512_loadu_si512(xa.add(j * 64).cast()));
-                }
-                d
-            } else {
-                // Two chains, so each waits on half the latencies.
-                let (mut d0, mut d1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-                for j in (0..8).step_by(2) {
-                    d0 = _mm512_dpbusd_epi32(d0, wq[j], _mm512_loadu_si512(xa.add(j * 64).cast()));
-                    d1 = _mm512_dpbusd_epi32(
-                        d1,
-                        wq[j + 1],
-                        _mm512_loadu_si512(xa.add((j + 1) * 64).cast()),
-                    );
-                }
-                _mm512_add_epi32(d0, d1)
-            };
-            let s = _mm512_mul_ps(dw, _mm512_loadu_ps(xsc.add(i * blocks + g * RUN)));
-            *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, *a);
-        }
-    }
-    // The remaining blocks, a pair at a time (pair p starts at byte p × 2 × block size in
-    // either layout).
-    for p in runs * RUN / 2..blocks / 2 {
-        let wz = if NIB {
-            let v = _mm256_loadu_si256(wv.add(p * BLOCK).cast());
-            let lo = _mm256_and_si256(v, low4);
-            let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low4);
-            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-        } else {
-            _mm512_loadu_si512(wv.add(p * 2 * BLOCK).cast())
-        };
-        let dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two_halves(ws.add(2 * p))));
-        for (i, a) in acc.iter_mut().enumerate() {
-            let q = _mm512_loadu_si512(xq.add(i * blocks * BLOCK + p * 2 * BLOCK).cast());
-            let dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wz, q);
-            let s = _mm512_mul_ps(dw, _mm512_loadu_ps(xs.add(i * blocks * 8 + p * 16)));
-            *a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, *a);
-        }
-    }
-    // Offsets × activation sums, folded into the same lanes (only the total matters).
-    let mut b = 0;
-    while b < blocks {
-        let mask: __mmask16 = (((1u32 << (blocks - b).min(16)) - 1) & 0xFFFF) as u16;
-        let o = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, wo.add(b).cast()));
-        for (i, a) in acc.iter_mut().enumerate() {
-            let s = _mm512_maskz_loadu_ps(mask, xm.add(i * blocks + b));
-            *a = _mm512_fmadd_ps(o, s, *a);
-        }
-        b += 16;
-    }
-    reduce_rows(&acc)
 }
 
 /// The lane sums of up to eight accumulators, in order. Pairs of accumulators are folded
