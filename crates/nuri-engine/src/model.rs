@@ -18,7 +18,7 @@ use candle_core::{Device, Result, Tensor};
 
 use crate::gguf::{Arch, GgufFile, ModelConfig};
 use crate::linear::{Input, Linear};
-use crate::qmatmul::{scores_bf16, weighted_sum_bf16, Threads};
+use crate::qmatmul::{scores_bf16_heads, weighted_sum_bf16_heads, Threads};
 
 /// Per-sequence key/value cache: for each layer, keys and values laid out `[pos][kv_head][dim]`,
 /// stored as bfloat16 (the top half of an f32: half the memory, 23 KB per token for SmolLM2,
@@ -551,22 +551,24 @@ fn attend_rows(
     let (hd, h, hkv) = (cfg.head_dim, cfg.n_head, cfg.n_kv_head);
     let group = h / hkv;
     let kvdim = hkv * hd;
-    let mut scores = Vec::with_capacity(p0 + t);
+    let mut scores = Vec::with_capacity(group * (p0 + t));
     // Keys and values are read from the bfloat16 cache as they are: converting them is a
-    // shift, cheaper than copying the whole visible cache to f32 for every step.
+    // shift, cheaper than copying the whole visible cache to f32 for every step. The query
+    // heads that share a key/value head are done together, so each key is read once for all.
     for r in 0..t {
         let pos = p0 + r;
         let start = first_visible(pos, window);
-        for head in 0..h {
-            let kvh = head / group;
-            let qh = &q[r * h * hd + head * hd..r * h * hd + (head + 1) * hd];
+        let n = pos + 1 - start;
+        for kvh in 0..hkv {
+            let heads = r * h * hd + kvh * group * hd..r * h * hd + (kvh + 1) * group * hd;
             scores.clear();
-            scores.resize(pos + 1 - start, 0.0);
+            scores.resize(group * n, 0.0);
             let first = start * kvdim + kvh * hd;
-            scores_bf16(qh, &kc[first..], kvdim, &mut scores);
-            softmax_in_place(&mut scores, cfg.attn_scale);
-            let o = &mut out[r * h * hd + head * hd..r * h * hd + (head + 1) * hd];
-            weighted_sum_bf16(&scores, &vc[first..], kvdim, o);
+            scores_bf16_heads(&q[heads.clone()], &kc[first..], kvdim, group, &mut scores);
+            for head_scores in scores.chunks_exact_mut(n) {
+                softmax_in_place(head_scores, cfg.attn_scale);
+            }
+            weighted_sum_bf16_heads(&scores, &vc[first..], kvdim, group, &mut out[heads]);
         }
     }
 }

@@ -607,6 +607,62 @@ pub(crate) fn weighted_sum_bf16(p: &[f32], values: &[u16], stride: usize, out: &
     }
 }
 
+/// [`scores_bf16`] for `heads` query heads that share their keys (grouped-query attention):
+/// `q` holds the heads one after another, `out` each head's scores one after another.
+pub(crate) fn scores_bf16_heads(
+    q: &[f32],
+    keys: &[u16],
+    stride: usize,
+    heads: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel() == Kernel::Avx512Vnni {
+        match heads {
+            2 => return x86::scores_bf16_heads_avx512::<2>(q, keys, stride, out),
+            3 => return x86::scores_bf16_heads_avx512::<3>(q, keys, stride, out),
+            _ => {}
+        }
+    }
+    let (hd, n) = (q.len() / heads, out.len() / heads);
+    if n == 0 {
+        return;
+    }
+    for (qh, oh) in q.chunks_exact(hd).zip(out.chunks_exact_mut(n)) {
+        scores_bf16(qh, keys, stride, oh);
+    }
+}
+
+/// [`weighted_sum_bf16`] for `heads` heads that share their values: `p` holds each head's
+/// weights, `out` each head's sum, one after another.
+pub(crate) fn weighted_sum_bf16_heads(
+    p: &[f32],
+    values: &[u16],
+    stride: usize,
+    heads: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel() == Kernel::Avx512Vnni {
+        let done = match heads {
+            2 => x86::weighted_sum_bf16_heads_avx512::<2>(p, values, stride, out),
+            3 => x86::weighted_sum_bf16_heads_avx512::<3>(p, values, stride, out),
+            _ => None,
+        };
+        if done.is_some() {
+            return;
+        }
+    }
+    let (n, hd) = (p.len() / heads, out.len() / heads);
+    if n == 0 {
+        out.fill(0.0);
+        return;
+    }
+    for (ph, oh) in p.chunks_exact(n).zip(out.chunks_exact_mut(hd)) {
+        weighted_sum_bf16(ph, values, stride, oh);
+    }
+}
+
 /// Where matmuls run: on the calling thread, or split by output columns across a pool.
 #[derive(Debug)]
 pub(crate) struct Threads {

@@ -181,6 +181,55 @@ fn attention_helpers_match_plain_arithmetic() {
 }
 
 #[test]
+fn grouped_heads_match_one_head_at_a_time() {
+    let wide = |x: u16| f32::from_bits(u32::from(x) << 16);
+    for (hd, keys, heads) in [
+        (64, 19, 3),
+        (64, 8, 2),
+        (40, 13, 3),
+        (64, 5, 4),
+        (128, 9, 2),
+    ] {
+        let stride = hd * 2;
+        let q = values(hd * heads, 41);
+        let cache: Vec<u16> = values(stride * keys, 42)
+            .iter()
+            .map(|v| (v.to_bits() >> 16) as u16)
+            .collect();
+        let mut scores = vec![0f32; heads * keys];
+        scores_bf16_heads(&q, &cache[hd..], stride, heads, &mut scores);
+        let p = values(heads * keys, 43);
+        let mut out = vec![0f32; heads * hd];
+        weighted_sum_bf16_heads(&p, &cache[hd..], stride, heads, &mut out);
+        for g in 0..heads {
+            for j in 0..keys {
+                let k = &cache[hd + j * stride..hd + j * stride + hd];
+                let want: f32 = q[g * hd..(g + 1) * hd]
+                    .iter()
+                    .zip(k)
+                    .map(|(a, &b)| a * wide(b))
+                    .sum();
+                let got = scores[g * keys + j];
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "score {g}/{j}, {heads} heads of {hd}"
+                );
+            }
+            for i in 0..hd {
+                let want: f32 = (0..keys)
+                    .map(|j| p[g * keys + j] * wide(cache[hd + j * stride + i]))
+                    .sum();
+                let got = out[g * hd + i];
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "value {g}/{i}, {heads} heads of {hd}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn rows_dequantise_like_ggml() {
     let (n, k) = (3, 64);
     let w = values(n * k, 9);

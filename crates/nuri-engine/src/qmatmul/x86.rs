@@ -627,6 +627,123 @@ unsafe fn scores_bf16(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32]) {
     }
 }
 
+/// [`scores_bf16_avx512`] for `G` query heads that share their keys (grouped-query
+/// attention), each key read and widened once for all of them: `q` holds the heads one after
+/// another, `out` their `n` scores each.
+pub(super) fn scores_bf16_heads_avx512<const G: usize>(
+    q: &[f32],
+    keys: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) {
+    assert!(has_avx512_vnni(), "this CPU has no AVX-512");
+    assert!(G > 0 && q.len().is_multiple_of(G) && out.len().is_multiple_of(G));
+    let (hd, n) = (q.len() / G, out.len() / G);
+    assert!(
+        n == 0 || (n - 1) * stride + hd <= keys.len(),
+        "keys out of range"
+    );
+    // SAFETY: the CPU has the features; every key read lies inside `keys` (checked above).
+    unsafe { scores_bf16_heads::<G>(q, keys, stride, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn scores_bf16_heads<const G: usize>(
+    q: &[f32],
+    keys: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) {
+    let (hd, n) = (q.len() / G, out.len() / G);
+    let full = hd / 16;
+    let mask: __mmask16 = ((1u32 << (hd % 16)) - 1) as u16;
+    let key = |j: usize, c: usize, m: __mmask16| {
+        let h = _mm256_maskz_loadu_epi16(m, keys.as_ptr().add(j * stride + c * 16).cast());
+        _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(h)))
+    };
+    let mut j = 0;
+    while j + 8 <= n {
+        let mut acc = [[_mm512_setzero_ps(); 8]; G];
+        for c in 0..full + usize::from(mask != 0) {
+            let m = if c < full { u16::MAX } else { mask };
+            let qv: [__m512; G] =
+                std::array::from_fn(|g| _mm512_maskz_loadu_ps(m, q.as_ptr().add(g * hd + c * 16)));
+            for i in 0..8 {
+                let k = key(j + i, c, m);
+                for (a, qg) in acc.iter_mut().zip(&qv) {
+                    a[i] = _mm512_fmadd_ps(*qg, k, a[i]);
+                }
+            }
+        }
+        for (g, a) in acc.iter().enumerate() {
+            out[g * n + j..g * n + j + 8].copy_from_slice(&reduce_rows(a)[..8]);
+        }
+        j += 8;
+    }
+    for jj in j..n {
+        for g in 0..G {
+            out[g * n + jj] = dot_bf16(
+                &q[g * hd..(g + 1) * hd],
+                &keys[jj * stride..jj * stride + hd],
+            );
+        }
+    }
+}
+
+/// [`weighted_sum_bf16_avx512`] for `G` heads that share their values: `p` holds each
+/// head's `n` weights, `out` each head's sum; each value row is read and widened once.
+/// `None` when the head size is not a multiple of 64.
+pub(super) fn weighted_sum_bf16_heads_avx512<const G: usize>(
+    p: &[f32],
+    values: &[u16],
+    stride: usize,
+    out: &mut [f32],
+) -> Option<()> {
+    assert!(has_avx512_vnni(), "this CPU has no AVX-512");
+    assert!(G > 0 && p.len().is_multiple_of(G) && out.len().is_multiple_of(G));
+    let (n, hd) = (p.len() / G, out.len() / G);
+    if !hd.is_multiple_of(64) {
+        return None;
+    }
+    assert!(
+        n == 0 || (n - 1) * stride + hd <= values.len(),
+        "values out of range"
+    );
+    for chunk in 0..hd / 64 {
+        // SAFETY: the CPU has the features; reads stay inside `values` (checked above) and
+        // the chunk writes 64 values of each head's part of `out`.
+        unsafe { weighted_sum_heads_64::<G>(p, &values[chunk * 64..], stride, out, chunk * 64) };
+    }
+    Some(())
+}
+
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn weighted_sum_heads_64<const G: usize>(
+    p: &[f32],
+    values: &[u16],
+    stride: usize,
+    out: &mut [f32],
+    at: usize,
+) {
+    let (n, hd) = (p.len() / G, out.len() / G);
+    let mut acc = [[_mm512_setzero_ps(); 4]; G];
+    for j in 0..n {
+        let base = values.as_ptr().add(j * stride);
+        let v: [__m512; 4] = std::array::from_fn(|c| bf16x16(base.add(c * 16)));
+        for (g, a) in acc.iter_mut().enumerate() {
+            let pv = _mm512_set1_ps(*p.get_unchecked(g * n + j));
+            for (ac, vc) in a.iter_mut().zip(&v) {
+                *ac = _mm512_fmadd_ps(pv, *vc, *ac);
+            }
+        }
+    }
+    for (g, a) in acc.iter().enumerate() {
+        for (c, ac) in a.iter().enumerate() {
+            _mm512_storeu_ps(out.as_mut_ptr().add(g * hd + at + c * 16), *ac);
+        }
+    }
+}
+
 /// `out = Σ_j p[j] · values[j·stride..j·stride + out.len()]` for bfloat16 values (one head's
 /// weighted sum), keeping `out` in registers across all the keys. `None` when the head size is
 /// not a multiple of 64 (the caller then takes the plain path).
