@@ -189,6 +189,16 @@ pub(crate) trait Exec: Send {
     async fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64, StoreError>;
     /// Runs a statement; returns the rows it produced.
     async fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<Row>, StoreError>;
+    /// Whether statements are calls into this process (SQLite) rather than round trips
+    /// (PostgreSQL). In process, the hot path writes one row per statement and reads back what
+    /// it needs by key in the same transaction instead of using `RETURNING`: a statement that
+    /// writes one row by its key needs no statement journal (a copy of every page it touches,
+    /// kept in case it fails half-way), while a many-row statement does, and SQLite runs
+    /// `RETURNING` as a trigger with a temporary table. Over a network the fewest round trips
+    /// win, so rows are batched and `RETURNING` is used.
+    fn in_process(&self) -> bool {
+        false
+    }
 }
 
 /// Work done in one transaction on the hot-path writer.
@@ -309,6 +319,10 @@ impl SqliteExec<'_> {
 
 #[async_trait]
 impl Exec for SqliteExec<'_> {
+    fn in_process(&self) -> bool {
+        true
+    }
+
     async fn execute(&mut self, sql: &str, args: &[Value<'_>]) -> Result<u64, StoreError> {
         let mut stmt = self.prepare(sql, args)?;
         let changed = stmt.raw_execute().map_err(sqlite_err)?;

@@ -20,10 +20,15 @@ fn clamp_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Inserts records with multi-row `INSERT`s (one statement per chunk, not per record); a
-/// request id already recorded is skipped.
+/// Inserts records, with multi-row `INSERT`s where the store prefers them
+/// ([`Exec::in_process`]); a request id already recorded is skipped.
 async fn insert(db: &mut dyn Exec, records: &[UsageRecord]) -> Result<(), StoreError> {
-    for chunk in records.chunks(USAGE_ROWS_PER_INSERT) {
+    let per_insert = if db.in_process() {
+        1
+    } else {
+        USAGE_ROWS_PER_INSERT
+    };
+    for chunk in records.chunks(per_insert) {
         let sql = format!(
             "INSERT INTO usage_records ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
             placeholders(chunk.len(), 22)

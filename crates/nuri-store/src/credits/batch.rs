@@ -9,10 +9,10 @@ use nuri_core::credits::{EntryKind, ReserveOutcome, ReserveRequest, SettleReques
 use nuri_core::store::StoreError;
 
 use super::{
-    append_many, caps_of, charge_caps, grant_in, move_caps, return_released, Entry, ROWS_PER_INSERT,
+    append_many, caps_of, charge_caps, grant_in, move_caps, return_released, rows_per_insert, Entry,
 };
 use crate::connect::placeholders;
-use crate::exec::{Exec, Value};
+use crate::exec::{Exec, Row, Value};
 
 /// A reservation that found its grant.
 struct Held<'a> {
@@ -115,14 +115,23 @@ async fn hold(
     amount: i64,
     now: i64,
 ) -> Result<Option<String>, StoreError> {
-    let rows = db
-        .rows(
-            "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 AND status = 'active' \
-             AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) AND amount - spent - reserved >= $1 \
-             RETURNING programme_id",
-            &[amount.into(), grant_id.into(), org_id.into(), now.into()],
+    const HOLD: &str = "UPDATE grants SET reserved = reserved + $1 WHERE id = $2 AND org_id = $3 \
+         AND status = 'active' AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) \
+         AND amount - spent - reserved >= $1";
+    let args = [amount.into(), grant_id.into(), org_id.into(), now.into()];
+    let rows = if db.in_process() {
+        if db.execute(HOLD, &args).await? == 0 {
+            return Ok(None);
+        }
+        db.rows(
+            "SELECT programme_id FROM grants WHERE id = $1",
+            &[grant_id.into()],
         )
-        .await?;
+        .await?
+    } else {
+        db.rows(&format!("{HOLD} RETURNING programme_id"), &args)
+            .await?
+    };
     rows.first().map(|row| row.text_at(0)).transpose()
 }
 
@@ -144,7 +153,7 @@ fn groups(batch: &[ReserveRequest]) -> Vec<(&str, Vec<usize>)> {
 }
 
 async fn insert_reservations(db: &mut dyn Exec, held: &[Held<'_>]) -> Result<(), StoreError> {
-    for chunk in held.chunks(ROWS_PER_INSERT) {
+    for chunk in held.chunks(rows_per_insert(db)) {
         let sql = format!(
             "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
              status, expires_at, created_at, caps) VALUES {}",
@@ -176,6 +185,58 @@ async fn insert_reservations(db: &mut dyn Exec, held: &[Held<'_>]) -> Result<(),
 /// Settlements per `UPDATE` (2 values each).
 const SETTLE_CHUNK: usize = 100;
 
+/// Settles one held reservation (`$2`) at its cost (`$3`), never above what it held.
+const SETTLE_ONE: &str = "UPDATE reservations SET status = 'settled', settled_at = $1, \
+     cost = CASE WHEN $3 < amount THEN $3 ELSE amount END WHERE id = $2 AND status = 'held' \
+     RETURNING id, grant_id, request_id, amount, cost, caps";
+
+/// [`SETTLE_ONE`] without `RETURNING` (see [`Exec::in_process`]): reads the held reservation,
+/// then settles it in the same transaction; the same row as `RETURNING` gives, or none.
+async fn settle_in_process(
+    db: &mut dyn Exec,
+    now: i64,
+    id: &str,
+    cost: i64,
+) -> Result<Vec<Row>, StoreError> {
+    let held = db
+        .rows(
+            "SELECT id, grant_id, request_id, amount, CASE WHEN $2 < amount THEN $2 ELSE amount END, caps \
+             FROM reservations WHERE id = $1 AND status = 'held'",
+            &[id.into(), cost.into()],
+        )
+        .await?;
+    if held.is_empty() {
+        return Ok(held);
+    }
+    db.execute(
+        "UPDATE reservations SET status = 'settled', settled_at = $1, \
+         cost = CASE WHEN $3 < amount THEN $3 ELSE amount END WHERE id = $2 AND status = 'held'",
+        &[now.into(), id.into(), cost.into()],
+    )
+    .await?;
+    Ok(held)
+}
+
+/// [`SETTLE_ONE`] for `n` reservations in one statement (ids and costs alternate from `$2`).
+fn settle_many_sql(n: usize) -> String {
+    let mut cases = String::new();
+    let mut ids = String::new();
+    for k in 0..n {
+        let (id, cost) = (2 * k + 2, 2 * k + 3);
+        cases.push_str(&format!(
+            " WHEN ${id} THEN (CASE WHEN ${cost} < amount THEN ${cost} ELSE amount END)"
+        ));
+        if k > 0 {
+            ids.push_str(", ");
+        }
+        ids.push_str(&format!("${id}"));
+    }
+    format!(
+        "UPDATE reservations SET status = 'settled', settled_at = $1, cost = CASE id{cases} END \
+         WHERE id IN ({ids}) AND status = 'held' RETURNING id, grant_id, request_id, amount, cost, caps"
+    )
+}
+
 /// A settled reservation.
 struct Settled {
     id: String,
@@ -189,31 +250,26 @@ struct Settled {
 pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result<(), StoreError> {
     let mut by_grant: BTreeMap<String, Vec<Settled>> = BTreeMap::new();
     let now = batch.iter().map(|s| s.now).max().unwrap_or_default();
-    for chunk in batch.chunks(SETTLE_CHUNK) {
-        // One statement per chunk: each still-held reservation becomes settled at its cost,
-        // never above what it held.
-        let mut cases = String::new();
-        let mut ids = String::new();
-        for k in 0..chunk.len() {
-            let (id, cost) = (2 * k + 2, 2 * k + 3);
-            cases.push_str(&format!(
-                " WHEN ${id} THEN (CASE WHEN ${cost} < amount THEN ${cost} ELSE amount END)"
-            ));
-            if k > 0 {
-                ids.push_str(", ");
+    let chunk_size = if db.in_process() { 1 } else { SETTLE_CHUNK };
+    for chunk in batch.chunks(chunk_size) {
+        let rows = match chunk {
+            [one] if db.in_process() => {
+                settle_in_process(db, now, &one.reservation_id, one.cost.max(0)).await?
             }
-            ids.push_str(&format!("${id}"));
-        }
-        let sql = format!(
-            "UPDATE reservations SET status = 'settled', settled_at = $1, cost = CASE id{cases} END \
-             WHERE id IN ({ids}) AND status = 'held' RETURNING id, grant_id, request_id, amount, cost, caps"
-        );
-        let mut args = Vec::with_capacity(1 + 2 * chunk.len());
-        args.push(Value::from(now));
-        for s in chunk {
-            args.extend([Value::from(&s.reservation_id), s.cost.max(0).into()]);
-        }
-        let rows = db.rows(&sql, &args).await?;
+            _ => {
+                let sql = if chunk.len() == 1 {
+                    std::borrow::Cow::Borrowed(SETTLE_ONE)
+                } else {
+                    std::borrow::Cow::Owned(settle_many_sql(chunk.len()))
+                };
+                let mut args = Vec::with_capacity(1 + 2 * chunk.len());
+                args.push(Value::from(now));
+                for s in chunk {
+                    args.extend([Value::from(&s.reservation_id), s.cost.max(0).into()]);
+                }
+                db.rows(&sql, &args).await?
+            }
+        };
         for row in rows {
             let settled = Settled {
                 id: row.text_at(0)?,
@@ -234,13 +290,23 @@ pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result
     for (grant_id, settled) in &by_grant {
         let held: i64 = settled.iter().map(|s| s.amount).sum();
         let cost: i64 = settled.iter().map(|s| s.cost).sum();
-        let rows = db
-            .rows(
-                "UPDATE grants SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3 \
-                 RETURNING programme_id, org_id, status",
-                &[held.into(), cost.into(), grant_id.into()],
+        const RELEASE: &str =
+            "UPDATE grants SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3";
+        let args = [held.into(), cost.into(), grant_id.into()];
+        let rows = if db.in_process() {
+            db.execute(RELEASE, &args).await?;
+            db.rows(
+                "SELECT programme_id, org_id, status FROM grants WHERE id = $1",
+                &[grant_id.into()],
             )
-            .await?;
+            .await?
+        } else {
+            db.rows(
+                &format!("{RELEASE} RETURNING programme_id, org_id, status"),
+                &args,
+            )
+            .await?
+        };
         let row = rows
             .first()
             .ok_or_else(|| StoreError::NotFound(format!("grant {grant_id}")))?;
