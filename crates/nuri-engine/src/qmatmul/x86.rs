@@ -230,8 +230,10 @@ impl Rows16Tile {
     }
 }
 
-/// Blocks of a [`super::Layout::Rows16`] group fetched ahead of the one being multiplied.
-const PREFETCH_BLOCKS: usize = 8;
+/// Blocks of a [`super::Layout::Rows16`] group fetched ahead of the one being multiplied (6 KiB
+/// of 4-bit weights): single-stream decoding measured about a fifth faster than with 8, batched
+/// decoding the same.
+const PREFETCH_BLOCKS: usize = 24;
 
 /// Sixteen interleaved weight rows against `R` activation rows: `sums[i][lane]` is activation
 /// row `i` times weight row `lane` of the group.
