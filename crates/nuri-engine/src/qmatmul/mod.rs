@@ -19,8 +19,8 @@
 //! - Each weight row is unpacked once per step and multiplied against every row of the batch
 //!   while it is in registers, so 8 decode streams cost far less than 8 passes.
 //!
-//! The kernel is picked at run time: AVX-512 VNNI (which reads 16 rows interleaved,
-//! [`Layout::Rows16`]), then AVX2, then portable Rust (also the reference the SIMD kernels are
+//! The kernel is picked at run time: AMX (tiles for prompts, AVX-512 VNNI for the rest), then
+//! AVX-512 VNNI (both read 16 rows interleaved, [`Layout::Rows16`]), then AVX2, then portable Rust (also the reference the SIMD kernels are
 //! tested against); `NURI_ENGINE_KERNEL` overrides the choice. The attention helpers
 //! ([`scores_bf16`], [`weighted_sum_bf16`]) dispatch the same way.
 
@@ -420,7 +420,7 @@ impl QActs {
     pub fn quantize(x: &[f32], rows: usize, cols: usize, layout: Layout) -> Self {
         let mut a = Self::empty(rows, cols, layout);
         #[cfg(target_arch = "x86_64")]
-        if a.layout == Layout::Pairs && kernel() == Kernel::Avx512Vnni {
+        if a.layout == Layout::Pairs && kernel().has_avx512() {
             x86::quantize_rows_avx512(x, cols, &mut a);
             return a;
         }
@@ -467,6 +467,9 @@ pub(crate) enum Kernel {
     /// AVX-512 F/BW with VNNI.
     #[cfg(target_arch = "x86_64")]
     Avx512Vnni,
+    /// AMX-INT8 tiles for batches of 16 or more rows (prompts); AVX-512 VNNI otherwise.
+    #[cfg(target_arch = "x86_64")]
+    Amx,
 }
 
 impl Kernel {
@@ -481,6 +484,9 @@ impl Kernel {
             if x86::has_avx512_vnni() {
                 k.push(Kernel::Avx512Vnni);
             }
+            if x86::has_amx() {
+                k.push(Kernel::Amx);
+            }
         }
         k
     }
@@ -493,6 +499,17 @@ impl Kernel {
             Kernel::Avx2 => "avx2",
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Vnni => "avx512-vnni",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Amx => "amx",
+        }
+    }
+
+    /// Whether the kernel's CPU has AVX-512 (the attention helpers and quantiser use it).
+    pub fn has_avx512(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vnni | Kernel::Amx => true,
+            _ => false,
         }
     }
 
@@ -500,7 +517,7 @@ impl Kernel {
     pub fn layout(self) -> Layout {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512Vnni => Layout::Rows16,
+            Kernel::Avx512Vnni | Kernel::Amx => Layout::Rows16,
             _ => Layout::Pairs,
         }
     }
@@ -510,7 +527,7 @@ impl Kernel {
         match self {
             Kernel::Portable => true,
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512Vnni => layout == Layout::Rows16,
+            Kernel::Avx512Vnni | Kernel::Amx => layout == Layout::Rows16,
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => layout == Layout::Pairs,
         }
@@ -535,6 +552,8 @@ impl Kernel {
             Kernel::Avx2 => x86::matmul_avx2(w, x, cols, out),
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Vnni => x86::matmul_avx512_vnni(w, x, cols, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Amx => x86::matmul_amx(w, x, cols, out),
         }
     }
 }
@@ -550,7 +569,8 @@ pub(crate) fn kernel_for(layout: Layout) -> Kernel {
 }
 
 /// The kernel the engine uses: the fastest this CPU has, unless `NURI_ENGINE_KERNEL` names
-/// another one it can run (`portable`, `avx2`, `avx512-vnni`; for diagnosis and comparison).
+/// another one it can run (`portable`, `avx2`, `avx512-vnni`, `amx`; for diagnosis and
+/// comparison).
 /// Decided once per process.
 pub(crate) fn kernel() -> Kernel {
     static KERNEL: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
@@ -578,7 +598,7 @@ pub(crate) fn kernel() -> Kernel {
 /// scores against the cache.
 pub(crate) fn scores_bf16(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if kernel() == Kernel::Avx512Vnni {
+    if kernel().has_avx512() {
         return x86::scores_bf16_avx512(q, keys, stride, out);
     }
     for (j, o) in out.iter_mut().enumerate() {
@@ -590,14 +610,12 @@ pub(crate) fn scores_bf16(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32
 /// head's weighted sum of the cached values.
 pub(crate) fn weighted_sum_bf16(p: &[f32], values: &[u16], stride: usize, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if kernel() == Kernel::Avx512Vnni
-        && x86::weighted_sum_bf16_avx512(p, values, stride, out).is_some()
-    {
+    if kernel().has_avx512() && x86::weighted_sum_bf16_avx512(p, values, stride, out).is_some() {
         return;
     }
     let add_scaled: fn(&mut [f32], f32, &[u16]) = match kernel() {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512Vnni => x86::add_scaled_bf16_avx512,
+        Kernel::Avx512Vnni | Kernel::Amx => x86::add_scaled_bf16_avx512,
         _ => portable::add_scaled_bf16,
     };
     let hd = out.len();
@@ -617,7 +635,7 @@ pub(crate) fn scores_bf16_heads(
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if kernel() == Kernel::Avx512Vnni {
+    if kernel().has_avx512() {
         match heads {
             2 => return x86::scores_bf16_heads_avx512::<2>(q, keys, stride, out),
             3 => return x86::scores_bf16_heads_avx512::<3>(q, keys, stride, out),
@@ -643,7 +661,7 @@ pub(crate) fn weighted_sum_bf16_heads(
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if kernel() == Kernel::Avx512Vnni {
+    if kernel().has_avx512() {
         let done = match heads {
             2 => x86::weighted_sum_bf16_heads_avx512::<2>(p, values, stride, out),
             3 => x86::weighted_sum_bf16_heads_avx512::<3>(p, values, stride, out),
