@@ -199,6 +199,16 @@ pub(crate) trait Exec: Send {
     fn in_process(&self) -> bool {
         false
     }
+
+    /// Rows to write per statement where a store reached over the network takes `batched`
+    /// (see [`Exec::in_process`]).
+    fn rows_per_statement(&self, batched: usize) -> usize {
+        if self.in_process() {
+            1
+        } else {
+            batched
+        }
+    }
 }
 
 /// Work done in one transaction on the hot-path writer.

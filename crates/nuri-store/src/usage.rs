@@ -21,14 +21,9 @@ fn clamp_i64(v: u64) -> i64 {
 }
 
 /// Inserts records, with multi-row `INSERT`s where the store prefers them
-/// ([`Exec::in_process`]); a request id already recorded is skipped.
+/// ([`Exec::rows_per_statement`]); a request id already recorded is skipped.
 async fn insert(db: &mut dyn Exec, records: &[UsageRecord]) -> Result<(), StoreError> {
-    let per_insert = if db.in_process() {
-        1
-    } else {
-        USAGE_ROWS_PER_INSERT
-    };
-    for chunk in records.chunks(per_insert) {
+    for chunk in records.chunks(db.rows_per_statement(USAGE_ROWS_PER_INSERT)) {
         let sql = format!(
             "INSERT INTO usage_records ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
             placeholders(chunk.len(), 22)

@@ -20,9 +20,10 @@
 //!   while it is in registers, so 8 decode streams cost far less than 8 passes.
 //!
 //! The kernel is picked at run time: AMX (tiles for prompts, AVX-512 VNNI for the rest), then
-//! AVX-512 VNNI (both read 16 rows interleaved, [`Layout::Rows16`]), then AVX2, then portable Rust (also the reference the SIMD kernels are
-//! tested against); `NURI_ENGINE_KERNEL` overrides the choice. The attention helpers
-//! ([`scores_bf16`], [`weighted_sum_bf16`]) dispatch the same way.
+//! AVX-512 VNNI (both read 16 rows interleaved, [`Layout::Rows16`]), then AVX2, then portable
+//! Rust (also the reference the SIMD kernels are tested against); `NURI_ENGINE_KERNEL`
+//! overrides the choice. The attention helpers
+//! ([`scores_bf16_heads`], [`weighted_sum_bf16_heads`]) dispatch the same way.
 
 mod portable;
 #[cfg(target_arch = "x86_64")]
@@ -594,39 +595,9 @@ pub(crate) fn kernel() -> Kernel {
     })
 }
 
-/// `out[j] = q · keys[j·stride..j·stride + q.len()]` for bfloat16 keys: one attention head's
-/// scores against the cache.
-pub(crate) fn scores_bf16(q: &[f32], keys: &[u16], stride: usize, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if kernel().has_avx512() {
-        return x86::scores_bf16_avx512(q, keys, stride, out);
-    }
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = portable::dot_bf16(q, &keys[j * stride..j * stride + q.len()]);
-    }
-}
-
-/// `out = Σ_j p[j] · values[j·stride..j·stride + out.len()]` for bfloat16 values: one attention
-/// head's weighted sum of the cached values.
-pub(crate) fn weighted_sum_bf16(p: &[f32], values: &[u16], stride: usize, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if kernel().has_avx512() && x86::weighted_sum_bf16_avx512(p, values, stride, out).is_some() {
-        return;
-    }
-    let add_scaled: fn(&mut [f32], f32, &[u16]) = match kernel() {
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512Vnni | Kernel::Amx => x86::add_scaled_bf16_avx512,
-        _ => portable::add_scaled_bf16,
-    };
-    let hd = out.len();
-    out.fill(0.0);
-    for (j, &pj) in p.iter().enumerate() {
-        add_scaled(out, pj, &values[j * stride..j * stride + hd]);
-    }
-}
-
-/// [`scores_bf16`] for `heads` query heads that share their keys (grouped-query attention):
-/// `q` holds the heads one after another, `out` each head's scores one after another.
+/// `out[g·n + j] = q_g · keys[j·stride..j·stride + hd]` for `heads` query heads that share
+/// their bfloat16 keys (grouped-query attention; one head is a group of one): `q` holds the
+/// heads one after another (`hd` values each), `out` each head's `n` scores.
 pub(crate) fn scores_bf16_heads(
     q: &[f32],
     keys: &[u16],
@@ -634,24 +605,32 @@ pub(crate) fn scores_bf16_heads(
     heads: usize,
     out: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if kernel().has_avx512() {
-        match heads {
-            2 => return x86::scores_bf16_heads_avx512::<2>(q, keys, stride, out),
-            3 => return x86::scores_bf16_heads_avx512::<3>(q, keys, stride, out),
-            _ => {}
-        }
-    }
     let (hd, n) = (q.len() / heads, out.len() / heads);
     if n == 0 {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if kernel().has_avx512() {
+        match heads {
+            2 => x86::scores_bf16_heads_avx512::<2>(q, keys, stride, out),
+            3 => x86::scores_bf16_heads_avx512::<3>(q, keys, stride, out),
+            _ => {
+                for (qh, oh) in q.chunks_exact(hd).zip(out.chunks_exact_mut(n)) {
+                    x86::scores_bf16_heads_avx512::<1>(qh, keys, stride, oh);
+                }
+            }
+        }
+        return;
+    }
     for (qh, oh) in q.chunks_exact(hd).zip(out.chunks_exact_mut(n)) {
-        scores_bf16(qh, keys, stride, oh);
+        for (j, o) in oh.iter_mut().enumerate() {
+            *o = portable::dot_bf16(qh, &keys[j * stride..j * stride + hd]);
+        }
     }
 }
 
-/// [`weighted_sum_bf16`] for `heads` heads that share their values: `p` holds each head's
+/// `out_g = Σ_j p_g[j] · values[j·stride..j·stride + hd]` for `heads` heads that share their
+/// bfloat16 values (each head's weighted sum of the cached values): `p` holds each head's `n`
 /// weights, `out` each head's sum, one after another.
 pub(crate) fn weighted_sum_bf16_heads(
     p: &[f32],
@@ -660,24 +639,37 @@ pub(crate) fn weighted_sum_bf16_heads(
     heads: usize,
     out: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if kernel().has_avx512() {
-        let done = match heads {
-            2 => x86::weighted_sum_bf16_heads_avx512::<2>(p, values, stride, out),
-            3 => x86::weighted_sum_bf16_heads_avx512::<3>(p, values, stride, out),
-            _ => None,
-        };
-        if done.is_some() {
-            return;
-        }
-    }
     let (n, hd) = (p.len() / heads, out.len() / heads);
     if n == 0 {
         out.fill(0.0);
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if kernel().has_avx512() {
+        let done = match heads {
+            2 => x86::weighted_sum_bf16_heads_avx512::<2>(p, values, stride, out),
+            3 => x86::weighted_sum_bf16_heads_avx512::<3>(p, values, stride, out),
+            // One head at a time; every head has the same size, so all or none are done.
+            _ => p
+                .chunks_exact(n)
+                .zip(out.chunks_exact_mut(hd))
+                .map(|(ph, oh)| x86::weighted_sum_bf16_heads_avx512::<1>(ph, values, stride, oh))
+                .collect(),
+        };
+        if done.is_some() {
+            return;
+        }
+    }
+    let add_scaled: fn(&mut [f32], f32, &[u16]) = match kernel() {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512Vnni | Kernel::Amx => x86::add_scaled_bf16_avx512,
+        _ => portable::add_scaled_bf16,
+    };
+    out.fill(0.0);
     for (ph, oh) in p.chunks_exact(n).zip(out.chunks_exact_mut(hd)) {
-        weighted_sum_bf16(ph, values, stride, oh);
+        for (j, &pj) in ph.iter().enumerate() {
+            add_scaled(oh, pj, &values[j * stride..j * stride + hd]);
+        }
     }
 }
 

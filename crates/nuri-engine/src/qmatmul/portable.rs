@@ -44,7 +44,7 @@ pub(super) fn dot_bf16(a: &[f32], b: &[u16]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `out[i] += p · v[i]` for bfloat16 `v` (the plain path of [`super::weighted_sum_bf16`]).
+/// `out[i] += p · v[i]` for bfloat16 `v` (the plain path of [`super::weighted_sum_bf16_heads`]).
 pub(super) fn add_scaled_bf16(out: &mut [f32], p: f32, v: &[u16]) {
     for (o, &x) in out.iter_mut().zip(v) {
         *o += p * bf16_to_f32(x);

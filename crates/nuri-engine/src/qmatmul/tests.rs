@@ -145,7 +145,7 @@ fn bf16_dot_matches_plain_arithmetic() {
         let wide = |x: u16| f32::from_bits(u32::from(x) << 16);
         let want: f32 = a.iter().zip(&b).map(|(x, &y)| x * wide(y)).sum();
         let mut got = [0f32];
-        scores_bf16(&a, &b, n, &mut got);
+        scores_bf16_heads(&a, &b, n, 1, &mut got);
         assert!((got[0] - want).abs() < 1e-4, "dot, n = {n}");
     }
 }
@@ -162,7 +162,7 @@ fn attention_helpers_match_plain_arithmetic() {
             .map(|v| (v.to_bits() >> 16) as u16)
             .collect();
         let mut scores = vec![0f32; keys];
-        scores_bf16(&q, &cache[hd..], stride, &mut scores);
+        scores_bf16_heads(&q, &cache[hd..], stride, 1, &mut scores);
         for (j, s) in scores.iter().enumerate() {
             let k = &cache[hd + j * stride..hd + j * stride + hd];
             let want: f32 = q.iter().zip(k).map(|(a, &b)| a * wide(b)).sum();
@@ -170,7 +170,7 @@ fn attention_helpers_match_plain_arithmetic() {
         }
         let p = values(keys, 23);
         let mut out = vec![0f32; hd];
-        weighted_sum_bf16(&p, &cache[hd..], stride, &mut out);
+        weighted_sum_bf16_heads(&p, &cache[hd..], stride, 1, &mut out);
         for (i, o) in out.iter().enumerate() {
             let want: f32 = (0..keys)
                 .map(|j| p[j] * wide(cache[hd + j * stride + i]))

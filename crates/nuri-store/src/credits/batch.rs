@@ -9,7 +9,7 @@ use nuri_core::credits::{EntryKind, ReserveOutcome, ReserveRequest, SettleReques
 use nuri_core::store::StoreError;
 
 use super::{
-    append_many, caps_of, charge_caps, grant_in, move_caps, return_released, rows_per_insert, Entry,
+    append_many, caps_of, charge_caps, grant_in, move_caps, return_released, Entry, ROWS_PER_INSERT,
 };
 use crate::connect::placeholders;
 use crate::exec::{Exec, Row, Value};
@@ -153,7 +153,7 @@ fn groups(batch: &[ReserveRequest]) -> Vec<(&str, Vec<usize>)> {
 }
 
 async fn insert_reservations(db: &mut dyn Exec, held: &[Held<'_>]) -> Result<(), StoreError> {
-    for chunk in held.chunks(rows_per_insert(db)) {
+    for chunk in held.chunks(db.rows_per_statement(ROWS_PER_INSERT)) {
         let sql = format!(
             "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
              status, expires_at, created_at, caps) VALUES {}",
@@ -250,8 +250,7 @@ struct Settled {
 pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result<(), StoreError> {
     let mut by_grant: BTreeMap<String, Vec<Settled>> = BTreeMap::new();
     let now = batch.iter().map(|s| s.now).max().unwrap_or_default();
-    let chunk_size = if db.in_process() { 1 } else { SETTLE_CHUNK };
-    for chunk in batch.chunks(chunk_size) {
+    for chunk in batch.chunks(db.rows_per_statement(SETTLE_CHUNK)) {
         let rows = match chunk {
             [one] if db.in_process() => {
                 settle_in_process(db, now, &one.reservation_id, one.cost.max(0)).await?

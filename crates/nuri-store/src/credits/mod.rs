@@ -109,18 +109,9 @@ async fn append(db: &mut dyn Exec, e: Entry<'_>) -> Result<(), StoreError> {
 /// Rows per multi-row `INSERT` (11 values each stays far below both backends' bind limits).
 const ROWS_PER_INSERT: usize = 200;
 
-/// Rows per multi-row `INSERT` on `db` (see [`Exec::in_process`]).
-fn rows_per_insert(db: &dyn Exec) -> usize {
-    if db.in_process() {
-        1
-    } else {
-        ROWS_PER_INSERT
-    }
-}
-
 /// Appends entries with as few multi-row `INSERT`s as fit.
 async fn append_many(db: &mut dyn Exec, entries: &[Entry<'_>]) -> Result<(), StoreError> {
-    for chunk in entries.chunks(rows_per_insert(db)) {
+    for chunk in entries.chunks(db.rows_per_statement(ROWS_PER_INSERT)) {
         let mut sql = String::from(
             "INSERT INTO ledger_entries (kind, grant_id, programme_id, org_id, reservation_id, request_id, \
              d_amount, d_spent, d_reserved, actor, created_at) VALUES ",
