@@ -1,5 +1,6 @@
-//! Group commit for background writers nobody waits on (usage records): each commit carries
-//! everything queued, and under sustained load a batch waits a moment for more.
+//! Group commit for background writers nobody waits on (usage records, credit settlements):
+//! each commit carries everything queued, and under sustained load a batch waits a moment for
+//! more.
 //!
 //! Under load a writer's next batch starts as soon as the last commit ends, so it holds only
 //! what arrived during that commit — a few records — and the store commits (and writes its WAL

@@ -9,7 +9,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use crate::exec::Work;
-use crate::writer::SqliteWriter;
+use crate::writer::{Lane, SqliteWriter};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,11 +176,16 @@ impl SqlStore {
         self.pool.close().await;
     }
 
-    /// Runs `work` as one transaction on the hot-path writer: SQLite's writer thread, or a
-    /// pooled PostgreSQL connection. Committed if `work` returns `Ok`, rolled back otherwise.
-    pub(crate) async fn hot<T: Send + 'static>(&self, work: Work<T>) -> Result<T, StoreError> {
+    /// Runs `work` as one transaction on the hot-path writer: SQLite's writer thread (in
+    /// `lane`), or a pooled PostgreSQL connection. Committed if `work` returns `Ok`, rolled
+    /// back otherwise.
+    pub(crate) async fn hot<T: Send + 'static>(
+        &self,
+        lane: Lane,
+        work: Work<T>,
+    ) -> Result<T, StoreError> {
         match &self.hot {
-            HotWriter::Sqlite(writer) => writer.transaction(work).await,
+            HotWriter::Sqlite(writer) => writer.transaction(lane, work).await,
             HotWriter::Pool(pool) => {
                 let mut tx = pool.begin().await.map_err(db_err)?;
                 let db: &mut dyn crate::exec::Exec = &mut *tx;

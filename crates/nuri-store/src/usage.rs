@@ -8,6 +8,7 @@ use crate::connect::{db_err, placeholders, SqlStore};
 use crate::exec::{work, Exec, Value};
 use crate::rows;
 use crate::tenancy::{page_of, sqlx_map};
+use crate::writer::Lane;
 
 const COLUMNS: &str = "request_id, client_request_id, org_id, project_id, key_id, endpoint, model, provider, \
     upstream_model, prompt_tokens, completion_tokens, usage_estimated, cost, input_price, output_price, \
@@ -67,9 +68,10 @@ impl UsageStore for SqlStore {
             return Ok(());
         }
         let records = records.to_vec();
-        self.hot(work(move |db| {
-            Box::pin(async move { insert(db, &records).await })
-        }))
+        self.hot(
+            Lane::Background,
+            work(move |db| Box::pin(async move { insert(db, &records).await })),
+        )
         .await
     }
 

@@ -8,7 +8,7 @@
 //! own savepoint, so one that fails is undone alone, and each learns its outcome only once the
 //! commit is durable. A second thread checkpoints the WAL, so the writer never stops for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,10 +26,20 @@ type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
 /// A piece of work: runs its statements, says whether to keep them, and how to reply.
 type Job = Box<dyn FnOnce(&mut SqliteExec<'_>) -> (bool, Reply) + Send>;
 
+/// How soon a piece of work is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// A request waits on it (a credit reservation): runs before any background work queued.
+    Urgent,
+    /// Nobody waits on it (usage records, settlements, the sweeper): runs when no urgent work
+    /// is queued, and yields to urgent work that arrives meanwhile.
+    Background,
+}
+
 /// Handle to the writer thread; the thread stops when every handle is dropped.
 #[derive(Clone)]
 pub(crate) struct SqliteWriter {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<(Lane, Job)>,
 }
 
 /// Most pieces of work sharing one commit.
@@ -69,7 +79,7 @@ impl SqliteWriter {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let checkpointer = open_connection(path, synchronous_full)?;
         let running = Arc::new(AtomicBool::new(true));
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<(Lane, Job)>();
         let writer_running = Arc::clone(&running);
         std::thread::Builder::new()
             .name("nuri-sqlite-writer".into())
@@ -87,11 +97,12 @@ impl SqliteWriter {
         Ok(Self { jobs })
     }
 
-    /// Runs `work` on the writer thread inside a transaction (shared with whatever else is
-    /// queued): its changes are committed if it returns `Ok`, undone otherwise; the answer
-    /// comes once the commit is done.
+    /// Runs `work` on the writer thread inside a transaction (shared with whatever else of its
+    /// lane is queued): its changes are committed if it returns `Ok`, undone otherwise; the
+    /// answer comes once the commit is done.
     pub(crate) async fn transaction<T: Send + 'static>(
         &self,
+        lane: Lane,
         work: Work<T>,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -113,7 +124,7 @@ impl SqliteWriter {
             }
         });
         self.jobs
-            .send(job)
+            .send((lane, job))
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
         answer
             .await
@@ -121,28 +132,89 @@ impl SqliteWriter {
     }
 }
 
-fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
+/// Jobs taken off the channel, by lane.
+#[derive(Default)]
+struct Lanes {
+    urgent: VecDeque<Job>,
+    background: VecDeque<Job>,
+}
+
+impl Lanes {
+    /// Moves everything already on the channel into the lanes, without waiting.
+    fn take_queued(&mut self, queue: &mpsc::Receiver<(Lane, Job)>) {
+        while let Ok(queued) = queue.try_recv() {
+            self.push(queued);
+        }
+    }
+
+    fn push(&mut self, (lane, job): (Lane, Job)) {
+        match lane {
+            Lane::Urgent => self.urgent.push_back(job),
+            Lane::Background => self.background.push_back(job),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.urgent.is_empty() && self.background.is_empty()
+    }
+
+    /// Whether the next commit is urgent work: whenever some waits, except that waiting
+    /// background work gets every other turn.
+    fn urgent_turn(&self, urgent_last: bool) -> bool {
+        if self.urgent.is_empty() {
+            return false;
+        }
+        !urgent_last || self.background.is_empty()
+    }
+}
+
+/// The writer loop: urgent work first, each commit carrying up to [`GROUP`] jobs of one lane.
+/// A background commit takes one job, then stops taking more as soon as urgent work arrives;
+/// and when both lanes wait, they take turns, so neither starves the other.
+fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
     let mut translated = HashMap::new();
-    while let Ok(first) = queue.recv() {
-        let mut group = vec![first];
-        while group.len() < GROUP {
-            match queue.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+    let mut lanes = Lanes::default();
+    let mut urgent_last = false;
+    loop {
+        if lanes.is_empty() {
+            match queue.recv() {
+                Ok(queued) => lanes.push(queued),
+                Err(_) => return,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        lanes.take_queued(&queue);
+        let urgent = lanes.urgent_turn(urgent_last);
+        urgent_last = urgent;
+        if let Err(e) = control(&conn, "BEGIN IMMEDIATE") {
             // Dropping the jobs drops their reply channels: each caller gets an error.
             tracing::error!(error = %e, "the SQLite writer cannot begin a transaction");
+            let lane = if urgent {
+                &mut lanes.urgent
+            } else {
+                &mut lanes.background
+            };
+            lane.clear();
             continue;
         }
-        let mut replies = Vec::with_capacity(group.len());
-        for job in group {
+        let mut replies = Vec::new();
+        for taken in 0..GROUP {
+            let next = if urgent {
+                lanes.urgent.pop_front()
+            } else {
+                if taken > 0 {
+                    lanes.take_queued(&queue);
+                    if !lanes.urgent.is_empty() {
+                        break;
+                    }
+                }
+                lanes.background.pop_front()
+            };
+            let Some(job) = next else { break };
             if let Some(reply) = run_one(&mut conn, &mut translated, job) {
                 replies.push(reply);
             }
         }
-        let failed = conn.execute_batch("COMMIT").err().map(|e| {
+        let failed = control(&conn, "COMMIT").err().map(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             sqlite_err(e)
         });
@@ -152,6 +224,12 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
     }
 }
 
+/// Runs one transaction-control statement, prepared once per connection (these run several
+/// times per commit; parsing them each time showed in profiles).
+fn control(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 /// Runs one job inside a savepoint, keeping or undoing its changes; `None` if it panicked
 /// (its caller then gets an error through the dropped reply channel).
 fn run_one(
@@ -159,7 +237,7 @@ fn run_one(
     translated: &mut HashMap<String, String>,
     job: Job,
 ) -> Option<Reply> {
-    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+    if let Err(e) = control(conn, "SAVEPOINT job") {
         tracing::error!(error = %e, "the SQLite writer cannot open a savepoint");
         return None;
     }
@@ -174,11 +252,11 @@ fn run_one(
         }
     };
     let end = if keep {
-        "RELEASE job"
+        control(conn, "RELEASE job")
     } else {
-        "ROLLBACK TO job; RELEASE job"
+        conn.execute_batch("ROLLBACK TO job; RELEASE job")
     };
-    if let Err(e) = conn.execute_batch(end) {
+    if let Err(e) = end {
         tracing::error!(error = %e, "the SQLite writer cannot close a savepoint");
     }
     reply
@@ -207,12 +285,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = SqliteWriter::open(&dir.path().join("w.db"), false).unwrap();
         writer
-            .transaction(work(|db| {
-                Box::pin(async move {
-                    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
-                        .await
-                })
-            }))
+            .transaction(
+                Lane::Urgent,
+                work(|db| {
+                    Box::pin(async move {
+                        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", &[])
+                            .await
+                    })
+                }),
+            )
             .await
             .unwrap();
         (dir, writer)
@@ -220,9 +301,14 @@ mod tests {
 
     async fn count(writer: &SqliteWriter) -> i64 {
         writer
-            .transaction(work(|db| {
-                Box::pin(async move { db.rows("SELECT COUNT(*) FROM t", &[]).await?[0].int_at(0) })
-            }))
+            .transaction(
+                Lane::Urgent,
+                work(|db| {
+                    Box::pin(
+                        async move { db.rows("SELECT COUNT(*) FROM t", &[]).await?[0].int_at(0) },
+                    )
+                }),
+            )
             .await
             .unwrap()
     }
@@ -231,47 +317,56 @@ mod tests {
     async fn failed_work_rolls_back_and_a_panic_does_not_stop_the_writer() {
         let (_dir, writer) = writer().await;
         writer
-            .transaction(work(|db| {
-                Box::pin(async move {
-                    db.execute(
-                        "INSERT INTO t (id, v) VALUES ($1, $2)",
-                        &[1_i64.into(), "a".into()],
-                    )
-                    .await
-                })
-            }))
+            .transaction(
+                Lane::Urgent,
+                work(|db| {
+                    Box::pin(async move {
+                        db.execute(
+                            "INSERT INTO t (id, v) VALUES ($1, $2)",
+                            &[1_i64.into(), "a".into()],
+                        )
+                        .await
+                    })
+                }),
+            )
             .await
             .unwrap();
         let failed = writer
-            .transaction(work(|db| {
-                Box::pin(async move {
-                    db.execute(
-                        "INSERT INTO t (id, v) VALUES ($1, $2)",
-                        &[2_i64.into(), "b".into()],
-                    )
-                    .await?;
-                    // Same primary key: a conflict, so the whole transaction rolls back.
-                    db.execute(
-                        "INSERT INTO t (id, v) VALUES ($1, $2)",
-                        &[1_i64.into(), "c".into()],
-                    )
-                    .await
-                })
-            }))
+            .transaction(
+                Lane::Urgent,
+                work(|db| {
+                    Box::pin(async move {
+                        db.execute(
+                            "INSERT INTO t (id, v) VALUES ($1, $2)",
+                            &[2_i64.into(), "b".into()],
+                        )
+                        .await?;
+                        // Same primary key: a conflict, so the whole transaction rolls back.
+                        db.execute(
+                            "INSERT INTO t (id, v) VALUES ($1, $2)",
+                            &[1_i64.into(), "c".into()],
+                        )
+                        .await
+                    })
+                }),
+            )
             .await;
         assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
         assert_eq!(count(&writer).await, 1);
         let panicked: Result<(), StoreError> = writer
-            .transaction(work(|db| {
-                Box::pin(async move {
-                    db.execute(
-                        "INSERT INTO t (id, v) VALUES ($1, $2)",
-                        &[3_i64.into(), "d".into()],
-                    )
-                    .await?;
-                    panic!("boom")
-                })
-            }))
+            .transaction(
+                Lane::Urgent,
+                work(|db| {
+                    Box::pin(async move {
+                        db.execute(
+                            "INSERT INTO t (id, v) VALUES ($1, $2)",
+                            &[3_i64.into(), "d".into()],
+                        )
+                        .await?;
+                        panic!("boom")
+                    })
+                }),
+            )
             .await;
         assert!(panicked.is_err());
         assert_eq!(
@@ -287,24 +382,152 @@ mod tests {
         // Submitted together, so they queue up and share commits; every odd one fails after
         // writing a row, which its savepoint must undo without touching the others.
         let jobs = (0..40_i64).map(|i| {
-            writer.transaction(work(move |db| {
-                Box::pin(async move {
-                    db.execute(
-                        "INSERT INTO t (id, v) VALUES ($1, $2)",
-                        &[i.into(), "x".into()],
-                    )
-                    .await?;
-                    if i % 2 == 1 {
-                        return Err(StoreError::Conflict(format!("job {i} refuses")));
-                    }
-                    Ok(i)
-                })
-            }))
+            writer.transaction(
+                Lane::Urgent,
+                work(move |db| {
+                    Box::pin(async move {
+                        db.execute(
+                            "INSERT INTO t (id, v) VALUES ($1, $2)",
+                            &[i.into(), "x".into()],
+                        )
+                        .await?;
+                        if i % 2 == 1 {
+                            return Err(StoreError::Conflict(format!("job {i} refuses")));
+                        }
+                        Ok(i)
+                    })
+                }),
+            )
         });
         let results = futures::future::join_all(jobs).await;
         for (i, result) in (0..40_i64).zip(&results) {
             assert_eq!(result.is_ok(), i % 2 == 0, "job {i}: {result:?}");
         }
         assert_eq!(count(&writer).await, 20);
+    }
+
+    /// Appends `v` to `t` in `lane`; resolves once committed.
+    fn append(
+        writer: &SqliteWriter,
+        lane: Lane,
+        v: &'static str,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> {
+        let writer = writer.clone();
+        async move {
+            writer
+                .transaction(
+                    lane,
+                    work(move |db| {
+                        Box::pin(async move {
+                            db.execute("INSERT INTO t (v) VALUES ($1)", &[v.into()])
+                                .await
+                                .map(|_| ())
+                        })
+                    }),
+                )
+                .await
+        }
+    }
+
+    /// Starts a job in `lane` that holds the writer until the returned sender is used, and
+    /// waits until the writer is inside it; the job then appends `"first"`.
+    async fn hold_writer(
+        writer: &SqliteWriter,
+        lane: Lane,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let writer = writer.clone();
+        let held = tokio::spawn(async move {
+            writer
+                .transaction(
+                    lane,
+                    work(move |db| {
+                        Box::pin(async move {
+                            started_tx.send(()).unwrap();
+                            released.recv().unwrap();
+                            db.execute("INSERT INTO t (v) VALUES ('first')", &[])
+                                .await
+                                .map(|_| ())
+                        })
+                    }),
+                )
+                .await
+        });
+        tokio::task::spawn_blocking(move || started.recv().unwrap())
+            .await
+            .unwrap();
+        (held, release)
+    }
+
+    async fn values(writer: &SqliteWriter) -> Vec<String> {
+        writer
+            .transaction(
+                Lane::Urgent,
+                work(|db| {
+                    Box::pin(async move {
+                        db.rows("SELECT v FROM t ORDER BY id", &[])
+                            .await?
+                            .iter()
+                            .map(|r| r.text_at(0))
+                            .collect()
+                    })
+                }),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Queues `jobs` in order while the writer is held in `first`, releases it, and returns
+    /// the order the values were written in.
+    async fn order_after(
+        writer: &SqliteWriter,
+        first: Lane,
+        jobs: &[(Lane, &'static str)],
+    ) -> Vec<String> {
+        let (held, release) = hold_writer(writer, first).await;
+        let queued: Vec<_> = jobs
+            .iter()
+            .map(|&(lane, v)| tokio::spawn(append(writer, lane, v)))
+            .collect();
+        // Each spawned job is on the writer's channel once it has been polled once.
+        tokio::task::yield_now().await;
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        for job in queued {
+            job.await.unwrap().unwrap();
+        }
+        values(writer).await
+    }
+
+    #[tokio::test]
+    async fn urgent_work_overtakes_queued_background_work() {
+        let (_dir, writer) = writer().await;
+        let b = Lane::Background;
+        let order = order_after(
+            &writer,
+            b,
+            &[(b, "b1"), (b, "b2"), (b, "b3"), (Lane::Urgent, "urgent")],
+        )
+        .await;
+        assert_eq!(order, ["first", "urgent", "b1", "b2", "b3"]);
+    }
+
+    #[tokio::test]
+    async fn when_both_lanes_wait_they_take_turns() {
+        let (_dir, writer) = writer().await;
+        let u = Lane::Urgent;
+        // After an urgent commit, waiting background work goes next (one job, as urgent
+        // work is waiting), then the urgent work.
+        let order = order_after(
+            &writer,
+            u,
+            &[(Lane::Background, "b1"), (u, "u1"), (u, "u2")],
+        )
+        .await;
+        assert_eq!(order, ["first", "b1", "u1", "u2"]);
     }
 }

@@ -1,7 +1,8 @@
-//! [`CreditEngine`]: the credit stage of the pipeline. Reservations and settlements are sent to
-//! one writer task that commits them in batches (group commit: one transaction for everything
-//! queued meanwhile), each still its own atomic conditional update in the store. Holds of
-//! requests still running are kept alive; a sweeper settles expired ones as `orphaned`.
+//! [`CreditEngine`]: the credit stage of the pipeline. Reservations go to one writer task that
+//! commits them in batches (group commit: one transaction for everything queued meanwhile),
+//! each still its own atomic conditional update in the store; settlements go to another, whose
+//! batches linger under load since nobody waits on them. Holds of requests still running are
+//! kept alive; a sweeper settles expired ones as `orphaned`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -48,10 +49,8 @@ impl Default for CreditSettings {
 /// Largest number of operations committed in one transaction.
 const BATCH: usize = 256;
 
-enum Op {
-    Reserve(ReserveRequest, Reply),
-    Settle(SettleRequest),
-}
+/// A reservation waiting for the writer, and where its outcome goes.
+type Pending = (ReserveRequest, Reply);
 
 /// An organisation's grants and when they were read.
 type CachedGrants = (Instant, Arc<Vec<Grant>>);
@@ -59,7 +58,8 @@ type CachedGrants = (Instant, Arc<Vec<Grant>>);
 struct Inner {
     store: Arc<dyn CreditStore>,
     settings: CreditSettings,
-    tx: mpsc::Sender<Op>,
+    reserves: mpsc::Sender<Pending>,
+    settles: mpsc::Sender<SettleRequest>,
     grants: Mutex<HashMap<String, CachedGrants>>,
     live: Mutex<HashSet<String>>,
     tracker: TaskTracker,
@@ -79,12 +79,15 @@ impl CreditEngine {
         settings: CreditSettings,
         tracker: &TaskTracker,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(65_536);
-        tracker.spawn(write_loop(Arc::clone(&store), rx));
+        let (reserves, reserve_rx) = mpsc::channel(65_536);
+        let (settles, settle_rx) = mpsc::channel(65_536);
+        tracker.spawn(reserve_loop(Arc::clone(&store), reserve_rx));
+        tracker.spawn(settle_loop(Arc::clone(&store), settle_rx));
         let inner = Arc::new(Inner {
             store,
             settings,
-            tx,
+            reserves,
+            settles,
             grants: Mutex::new(HashMap::new()),
             live: Mutex::new(HashSet::new()),
             tracker: tracker.clone(),
@@ -122,8 +125,8 @@ impl CreditEngine {
     async fn submit(&self, request: ReserveRequest) -> Result<ReserveOutcome, GatewayError> {
         let (tx, rx) = oneshot::channel();
         self.inner
-            .tx
-            .send(Op::Reserve(request, tx))
+            .reserves
+            .send((request, tx))
             .await
             .map_err(|_| unavailable("the credit ledger is shutting down"))?;
         rx.await
@@ -282,13 +285,13 @@ impl CreditHold for Hold {
             tracing::warn!(reservation = %self.id, actual = actual.0, held = self.amount,
                 "actual cost exceeds the reservation; charging the reserved amount");
         }
-        let op = Op::Settle(SettleRequest {
+        let op = SettleRequest {
             reservation_id: self.id.clone(),
             cost: actual.0.clamp(0, self.amount),
             now: crate::time::now_ms(),
-        });
-        if let Err(mpsc::error::TrySendError::Full(op)) = self.engine.tx.try_send(op) {
-            let tx = self.engine.tx.clone();
+        };
+        if let Err(mpsc::error::TrySendError::Full(op)) = self.engine.settles.try_send(op) {
+            let tx = self.engine.settles.clone();
             self.engine.tracker.spawn(async move {
                 let _ = tx.send(op).await;
             });
@@ -297,42 +300,26 @@ impl CreditHold for Hold {
     }
 }
 
-/// Commits queued operations in batches until every sender is gone.
-async fn write_loop(store: Arc<dyn CreditStore>, mut rx: mpsc::Receiver<Op>) {
-    let mut ops = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut ops, BATCH).await > 0 {
-        let mut reserves = Vec::new();
-        let mut replies = Vec::new();
-        let mut settles = Vec::new();
-        for op in ops.drain(..) {
-            match op {
-                Op::Reserve(r, reply) => {
-                    reserves.push(r);
-                    replies.push(reply);
-                }
-                Op::Settle(s) => settles.push(s),
-            }
-        }
-        if !reserves.is_empty() && !settles.is_empty() {
-            // One commit for both; settling first frees credit for the new holds.
-            match store.settle_and_reserve(&settles, &reserves).await {
-                Ok(results) => {
-                    for (reply, result) in replies.into_iter().zip(results) {
-                        let _ = reply.send(Ok(result));
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "combined ledger batch failed; retrying its parts");
-                }
-            }
-        }
-        if !settles.is_empty() {
-            settle_with_retry(store.as_ref(), &settles).await;
-        }
-        if !reserves.is_empty() {
-            reserve_batch(store.as_ref(), reserves, replies).await;
-        }
+/// Commits queued reservations in batches until every sender is gone. Requests wait on
+/// these, so a batch takes what is queued and never waits for more.
+async fn reserve_loop(store: Arc<dyn CreditStore>, mut rx: mpsc::Receiver<Pending>) {
+    let mut pending = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut pending, BATCH).await > 0 {
+        let (batch, replies) = pending.drain(..).unzip();
+        reserve_batch(store.as_ref(), batch, replies).await;
+    }
+}
+
+/// Commits queued settlements in batches until every sender is gone. Nobody waits on a
+/// settlement, so under load a batch lingers a moment for more (see [`crate::batching`]):
+/// fewer, larger commits, and none of them in a reservation's way.
+async fn settle_loop(store: Arc<dyn CreditStore>, mut rx: mpsc::Receiver<SettleRequest>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut last = 0;
+    while crate::batching::next_batch(&mut rx, &mut batch, BATCH, last).await > 0 {
+        settle_with_retry(store.as_ref(), &batch).await;
+        last = batch.len();
+        batch.clear();
     }
 }
 

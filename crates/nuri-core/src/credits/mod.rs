@@ -72,16 +72,6 @@ pub trait CreditStore: Send + Sync {
     /// Settles held reservations in one transaction (idempotent: a reservation no longer held
     /// is skipped).
     async fn settle(&self, batch: &[SettleRequest]) -> Result<(), StoreError>;
-    /// `settle(settles)` then `reserve(reserves)`, in one transaction where the store can (one
-    /// commit instead of two); all or nothing.
-    async fn settle_and_reserve(
-        &self,
-        settles: &[SettleRequest],
-        reserves: &[ReserveRequest],
-    ) -> Result<Vec<ReserveOutcome>, StoreError> {
-        self.settle(settles).await?;
-        self.reserve(reserves).await
-    }
     /// Pushes back the expiry of reservations still held.
     async fn extend_reservations(&self, ids: &[String], expires_at: i64) -> Result<(), StoreError>;
     /// Settles up to `limit` held reservations that expired before `now` at their held amount,

@@ -20,6 +20,7 @@ mod verify;
 use crate::connect::{db_err, placeholders, SqlStore};
 use crate::exec::{via_row, work, Exec, Row, Value};
 use crate::tenancy::{page_of, sqlx_map};
+use crate::writer::Lane;
 
 fn list_json(list: &Option<Vec<String>>) -> Option<String> {
     list.as_ref()
@@ -559,32 +560,19 @@ impl CreditStore for SqlStore {
 
     async fn reserve(&self, batch: &[ReserveRequest]) -> Result<Vec<ReserveOutcome>, StoreError> {
         let batch = batch.to_vec();
-        self.hot(work(move |db| {
-            Box::pin(async move { batch::reserve(db, &batch).await })
-        }))
+        self.hot(
+            Lane::Urgent,
+            work(move |db| Box::pin(async move { batch::reserve(db, &batch).await })),
+        )
         .await
     }
 
     async fn settle(&self, batch: &[SettleRequest]) -> Result<(), StoreError> {
         let batch = batch.to_vec();
-        self.hot(work(move |db| {
-            Box::pin(async move { batch::settle(db, &batch).await })
-        }))
-        .await
-    }
-
-    async fn settle_and_reserve(
-        &self,
-        settles: &[SettleRequest],
-        reserves: &[ReserveRequest],
-    ) -> Result<Vec<ReserveOutcome>, StoreError> {
-        let (settles, reserves) = (settles.to_vec(), reserves.to_vec());
-        self.hot(work(move |db| {
-            Box::pin(async move {
-                batch::settle(db, &settles).await?;
-                batch::reserve(db, &reserves).await
-            })
-        }))
+        self.hot(
+            Lane::Background,
+            work(move |db| Box::pin(async move { batch::settle(db, &batch).await })),
+        )
         .await
     }
 
@@ -593,25 +581,29 @@ impl CreditStore for SqlStore {
             return Ok(());
         }
         let ids = ids.to_vec();
-        self.hot(work(move |db| {
-            Box::pin(async move {
-                for id in &ids {
-                    db.execute(
+        self.hot(
+            Lane::Background,
+            work(move |db| {
+                Box::pin(async move {
+                    for id in &ids {
+                        db.execute(
                         "UPDATE reservations SET expires_at = $1 WHERE id = $2 AND status = 'held'",
                         &[expires_at.into(), id.into()],
                     )
                     .await?;
-                }
-                Ok(())
-            })
-        }))
+                    }
+                    Ok(())
+                })
+            }),
+        )
         .await
     }
 
     async fn expire_reservations(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
-        self.hot(work(move |db| {
-            Box::pin(async move { expire(db, now, limit).await })
-        }))
+        self.hot(
+            Lane::Background,
+            work(move |db| Box::pin(async move { expire(db, now, limit).await })),
+        )
         .await
     }
 
