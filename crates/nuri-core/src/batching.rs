@@ -19,6 +19,32 @@ pub const LINGER: Duration = Duration::from_millis(1);
 /// A batch this large counts as "busy": the next one may linger.
 const BUSY: usize = 8;
 
+/// A channel read in batches of up to `max` items, lingering under load as [`next_batch`] does.
+pub struct Batches<T> {
+    rx: mpsc::Receiver<T>,
+    batch: Vec<T>,
+    max: usize,
+}
+
+impl<T> Batches<T> {
+    /// Batches of up to `max` items from `rx`.
+    pub fn new(rx: mpsc::Receiver<T>, max: usize) -> Self {
+        Self {
+            rx,
+            batch: Vec::with_capacity(max),
+            max,
+        }
+    }
+
+    /// The next batch; `None` once the channel is closed and empty.
+    pub async fn next(&mut self) -> Option<&[T]> {
+        let last = self.batch.len();
+        self.batch.clear();
+        let n = next_batch(&mut self.rx, &mut self.batch, self.max, last).await;
+        (n > 0).then_some(&self.batch[..])
+    }
+}
+
 /// Receives the next batch (up to `max` items) into `batch`; returns how many arrived, 0 when
 /// the channel is closed and empty. `last` is the size of the previous batch.
 pub async fn next_batch<T>(

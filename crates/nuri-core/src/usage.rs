@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::batching::Batches;
 use crate::store::Store;
 use crate::tasks::TaskTracker;
 use std::sync::Arc;
@@ -96,14 +97,11 @@ impl UsageSink {
     /// Starts the writer on `tracker`; it ends when every sink clone is dropped, after
     /// writing everything queued.
     pub fn start(store: Arc<dyn Store>, tracker: &TaskTracker) -> Self {
-        let (tx, mut rx) = mpsc::channel::<UsageRecord>(65_536);
+        let (tx, rx) = mpsc::channel::<UsageRecord>(65_536);
         tracker.spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut last = 0;
-            while crate::batching::next_batch(&mut rx, &mut batch, BATCH, last).await > 0 {
-                write_with_retry(store.as_ref(), &batch).await;
-                last = batch.len();
-                batch.clear();
+            let mut batches = Batches::new(rx, BATCH);
+            while let Some(batch) = batches.next().await {
+                write_with_retry(store.as_ref(), batch).await;
             }
         });
         Self {

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::model::{Grant, GrantStatus, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap};
 use super::CreditStore;
 use crate::auth::AuthContext;
+use crate::batching::Batches;
 use crate::error::GatewayError;
 use crate::stages::{CreditHold, CreditStage};
 use crate::store::StoreError;
@@ -313,13 +314,10 @@ async fn reserve_loop(store: Arc<dyn CreditStore>, mut rx: mpsc::Receiver<Pendin
 /// Commits queued settlements in batches until every sender is gone. Nobody waits on a
 /// settlement, so under load a batch lingers a moment for more (see [`crate::batching`]):
 /// fewer, larger commits, and none of them in a reservation's way.
-async fn settle_loop(store: Arc<dyn CreditStore>, mut rx: mpsc::Receiver<SettleRequest>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut last = 0;
-    while crate::batching::next_batch(&mut rx, &mut batch, BATCH, last).await > 0 {
-        settle_with_retry(store.as_ref(), &batch).await;
-        last = batch.len();
-        batch.clear();
+async fn settle_loop(store: Arc<dyn CreditStore>, rx: mpsc::Receiver<SettleRequest>) {
+    let mut batches = Batches::new(rx, BATCH);
+    while let Some(batch) = batches.next().await {
+        settle_with_retry(store.as_ref(), batch).await;
     }
 }
 
