@@ -1,8 +1,33 @@
 -- Fewer pages written per commit on the credit hot path (each dirty page is one WAL frame).
--- Nothing looks the ledger up by request id: statements join it to usage records through the
--- usage table's own key. And a reservation is found only by its id, so the table is keyed by
--- it (one B-tree instead of a rowid table plus a unique index on the id).
-DROP INDEX ledger_request;
+--
+-- The ledger: nothing looks entries up by request id (statements join them to usage records
+-- through the usage table's own key), and its ids need no AUTOINCREMENT, which writes a row of
+-- `sqlite_sequence` on every insert: the table is append-only, so a plain rowid key already
+-- gives every entry a larger id than any before it.
+CREATE TABLE ledger_entries_new (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    grant_id TEXT NOT NULL,
+    programme_id TEXT NOT NULL,
+    org_id TEXT NOT NULL,
+    reservation_id TEXT,
+    request_id TEXT,
+    d_amount BIGINT NOT NULL DEFAULT 0,
+    d_spent BIGINT NOT NULL DEFAULT 0,
+    d_reserved BIGINT NOT NULL DEFAULT 0,
+    actor TEXT,
+    created_at BIGINT NOT NULL,
+    UNIQUE (reservation_id, kind)
+);
+INSERT INTO ledger_entries_new (id, kind, grant_id, programme_id, org_id, reservation_id,
+    request_id, d_amount, d_spent, d_reserved, actor, created_at)
+    SELECT id, kind, grant_id, programme_id, org_id, reservation_id, request_id, d_amount,
+    d_spent, d_reserved, actor, created_at FROM ledger_entries;
+DROP TABLE ledger_entries;
+ALTER TABLE ledger_entries_new RENAME TO ledger_entries;
+
+-- Reservations are found only by their id, so the table is keyed by it (one B-tree instead of
+-- a rowid table plus a unique index on the id).
 CREATE TABLE reservations_by_id (
     id TEXT PRIMARY KEY,
     request_id TEXT NOT NULL,
