@@ -26,8 +26,8 @@ print(f'{100 * (sum(d) - d[3] - d[4]) / sum(d):.0f}')" "$1" "$2"
 
 printf '| round | credits off (req/s) | credits on (req/s) | on vs off | CPU busy off / on |\n'
 printf '| --- | --- | --- | --- | --- |\n'
+declare -A rps cpu_busy
 for round in $(seq 1 "$ROUNDS"); do
-  declare -A rps cpu_busy
   for mode in off on; do
     out=$(mktemp)
     BENCH_CREDITS=$mode bench/run.sh >"$out" 2>/dev/null &

@@ -211,6 +211,31 @@ pub(crate) trait Exec: Send {
     }
 }
 
+/// Runs `update`, which changes at most the row of `table` whose `id` is `id`, and returns
+/// that row's `columns` if it changed (none otherwise): `RETURNING` over the network, a read by
+/// key in the same transaction in process (see [`Exec::in_process`]).
+pub(crate) async fn update_returning(
+    db: &mut dyn Exec,
+    update: &str,
+    args: &[Value<'_>],
+    (table, id): (&str, &str),
+    columns: &str,
+) -> Result<Vec<Row>, StoreError> {
+    if !db.in_process() {
+        return db
+            .rows(&format!("{update} RETURNING {columns}"), args)
+            .await;
+    }
+    if db.execute(update, args).await? == 0 {
+        return Ok(Vec::new());
+    }
+    db.rows(
+        &format!("SELECT {columns} FROM {table} WHERE id = $1"),
+        &[id.into()],
+    )
+    .await
+}
+
 /// Work done in one transaction on the hot-path writer.
 pub(crate) type Work<T> =
     Box<dyn for<'e> FnOnce(&'e mut dyn Exec) -> BoxFuture<'e, Result<T, StoreError>> + Send>;

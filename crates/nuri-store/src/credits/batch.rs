@@ -12,7 +12,7 @@ use super::{
     append_many, caps_of, charge_caps, grant_in, move_caps, return_released, Entry, ROWS_PER_INSERT,
 };
 use crate::connect::placeholders;
-use crate::exec::{Exec, Row, Value};
+use crate::exec::{update_returning, Exec, Value};
 
 /// A reservation that found its grant.
 struct Held<'a> {
@@ -119,19 +119,7 @@ async fn hold(
          AND status = 'active' AND starts_at <= $4 AND (ends_at IS NULL OR ends_at > $4) \
          AND amount - spent - reserved >= $1";
     let args = [amount.into(), grant_id.into(), org_id.into(), now.into()];
-    let rows = if db.in_process() {
-        if db.execute(HOLD, &args).await? == 0 {
-            return Ok(None);
-        }
-        db.rows(
-            "SELECT programme_id FROM grants WHERE id = $1",
-            &[grant_id.into()],
-        )
-        .await?
-    } else {
-        db.rows(&format!("{HOLD} RETURNING programme_id"), &args)
-            .await?
-    };
+    let rows = update_returning(db, HOLD, &args, ("grants", grant_id), "programme_id").await?;
     rows.first().map(|row| row.text_at(0)).transpose()
 }
 
@@ -187,35 +175,10 @@ const SETTLE_CHUNK: usize = 100;
 
 /// Settles one held reservation (`$2`) at its cost (`$3`), never above what it held.
 const SETTLE_ONE: &str = "UPDATE reservations SET status = 'settled', settled_at = $1, \
-     cost = CASE WHEN $3 < amount THEN $3 ELSE amount END WHERE id = $2 AND status = 'held' \
-     RETURNING id, grant_id, request_id, amount, cost, caps";
+     cost = CASE WHEN $3 < amount THEN $3 ELSE amount END WHERE id = $2 AND status = 'held'";
 
-/// [`SETTLE_ONE`] without `RETURNING` (see [`Exec::in_process`]): reads the held reservation,
-/// then settles it in the same transaction; the same row as `RETURNING` gives, or none.
-async fn settle_in_process(
-    db: &mut dyn Exec,
-    now: i64,
-    id: &str,
-    cost: i64,
-) -> Result<Vec<Row>, StoreError> {
-    let held = db
-        .rows(
-            "SELECT id, grant_id, request_id, amount, CASE WHEN $2 < amount THEN $2 ELSE amount END, caps \
-             FROM reservations WHERE id = $1 AND status = 'held'",
-            &[id.into(), cost.into()],
-        )
-        .await?;
-    if held.is_empty() {
-        return Ok(held);
-    }
-    db.execute(
-        "UPDATE reservations SET status = 'settled', settled_at = $1, \
-         cost = CASE WHEN $3 < amount THEN $3 ELSE amount END WHERE id = $2 AND status = 'held'",
-        &[now.into(), id.into(), cost.into()],
-    )
-    .await?;
-    Ok(held)
-}
+/// What a settlement reads back of each reservation it settled.
+const SETTLED: &str = "id, grant_id, request_id, amount, cost, caps";
 
 /// [`SETTLE_ONE`] for `n` reservations in one statement (ids and costs alternate from `$2`).
 fn settle_many_sql(n: usize) -> String {
@@ -233,7 +196,7 @@ fn settle_many_sql(n: usize) -> String {
     }
     format!(
         "UPDATE reservations SET status = 'settled', settled_at = $1, cost = CASE id{cases} END \
-         WHERE id IN ({ids}) AND status = 'held' RETURNING id, grant_id, request_id, amount, cost, caps"
+         WHERE id IN ({ids}) AND status = 'held' RETURNING {SETTLED}"
     )
 }
 
@@ -252,21 +215,18 @@ pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result
     let now = batch.iter().map(|s| s.now).max().unwrap_or_default();
     for chunk in batch.chunks(db.rows_per_statement(SETTLE_CHUNK)) {
         let rows = match chunk {
-            [one] if db.in_process() => {
-                settle_in_process(db, now, &one.reservation_id, one.cost.max(0)).await?
+            [one] => {
+                let id = &one.reservation_id;
+                let args = [now.into(), id.into(), one.cost.max(0).into()];
+                update_returning(db, SETTLE_ONE, &args, ("reservations", id), SETTLED).await?
             }
             _ => {
-                let sql = if chunk.len() == 1 {
-                    std::borrow::Cow::Borrowed(SETTLE_ONE)
-                } else {
-                    std::borrow::Cow::Owned(settle_many_sql(chunk.len()))
-                };
                 let mut args = Vec::with_capacity(1 + 2 * chunk.len());
                 args.push(Value::from(now));
                 for s in chunk {
                     args.extend([Value::from(&s.reservation_id), s.cost.max(0).into()]);
                 }
-                db.rows(&sql, &args).await?
+                db.rows(&settle_many_sql(chunk.len()), &args).await?
             }
         };
         for row in rows {
@@ -292,20 +252,8 @@ pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result
         const RELEASE: &str =
             "UPDATE grants SET reserved = reserved - $1, spent = spent + $2 WHERE id = $3";
         let args = [held.into(), cost.into(), grant_id.into()];
-        let rows = if db.in_process() {
-            db.execute(RELEASE, &args).await?;
-            db.rows(
-                "SELECT programme_id, org_id, status FROM grants WHERE id = $1",
-                &[grant_id.into()],
-            )
-            .await?
-        } else {
-            db.rows(
-                &format!("{RELEASE} RETURNING programme_id, org_id, status"),
-                &args,
-            )
-            .await?
-        };
+        let owner = "programme_id, org_id, status";
+        let rows = update_returning(db, RELEASE, &args, ("grants", grant_id), owner).await?;
         let row = rows
             .first()
             .ok_or_else(|| StoreError::NotFound(format!("grant {grant_id}")))?;
