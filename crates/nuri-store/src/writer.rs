@@ -168,9 +168,11 @@ impl Lanes {
     }
 }
 
-/// The writer loop: urgent work first, each commit carrying up to [`GROUP`] jobs of one lane.
-/// A background commit takes one job, then stops taking more as soon as urgent work arrives;
-/// and when both lanes wait, they take turns, so neither starves the other.
+/// The writer loop: urgent work first, each commit carrying up to [`GROUP`] jobs. A background
+/// commit takes one job, then takes no more background work once urgent work is waiting: the
+/// urgent work runs next, in the same commit (one commit fewer, and it waits no longer than it
+/// would for the background commit to end); and when both lanes wait, they take turns, so
+/// neither starves the other.
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
     let mut translated = HashMap::new();
     let mut lanes = Lanes::default();
@@ -197,17 +199,23 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
             continue;
         }
         let mut replies = Vec::new();
+        let mut urgent_joined = false;
         for taken in 0..GROUP {
-            let next = if urgent {
+            let next = if urgent || urgent_joined {
                 lanes.urgent.pop_front()
             } else {
                 if taken > 0 {
                     lanes.take_queued(&queue);
-                    if !lanes.urgent.is_empty() {
-                        break;
-                    }
+                    // Urgent work that arrived meanwhile ends this commit: it runs next, in
+                    // it, rather than waiting for this commit and then making its own.
+                    urgent_joined = !lanes.urgent.is_empty();
                 }
-                lanes.background.pop_front()
+                if urgent_joined {
+                    urgent_last = true;
+                    lanes.urgent.pop_front()
+                } else {
+                    lanes.background.pop_front()
+                }
             };
             let Some(job) = next else { break };
             if let Some(reply) = run_one(&mut conn, &mut translated, job) {
@@ -521,7 +529,7 @@ mod tests {
         let (_dir, writer) = writer().await;
         let u = Lane::Urgent;
         // After an urgent commit, waiting background work goes next (one job, as urgent
-        // work is waiting), then the urgent work.
+        // work is waiting), then the urgent work, in the same commit.
         let order = order_after(
             &writer,
             u,

@@ -230,6 +230,48 @@ async fn reserve_settle_expire_refund(store: &SqlStore) {
     assert_verifies(store).await;
 }
 
+/// No index stops a second entry of one kind for a reservation (its row's state does), so
+/// `ledger verify` looks for them: a copied `settle` entry is reported.
+async fn a_duplicated_entry_fails_verification(db: &support::TestDb) {
+    let store = &db.store;
+    org(store, "org_a").await;
+    programme(store, "prog", 10_000).await;
+    store
+        .create_grant(&grant("g", "prog", "org_a", 1_000), "op")
+        .await
+        .unwrap();
+    let got = store
+        .reserve(&[reserve("r", "org_a", 100, &["g"], 5)])
+        .await
+        .unwrap();
+    assert_eq!(got, vec![held("g")]);
+    store.settle(&[settle("r", 40)]).await.unwrap();
+    assert_verifies(store).await;
+
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO ledger_entries (kind, grant_id, programme_id, org_id, reservation_id, \
+         request_id, d_amount, d_spent, d_reserved, actor, created_at) \
+         SELECT kind, grant_id, programme_id, org_id, reservation_id, request_id, d_amount, \
+         0, 0, actor, created_at FROM ledger_entries WHERE reservation_id = 'r' AND kind = 'settle'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let report = store.verify_ledger().await.unwrap();
+    assert!(!report.ok);
+    assert!(
+        report
+            .mismatches
+            .iter()
+            .any(|m| m.contains("reservation r: 2 `settle` entries")),
+        "{:?}",
+        report.mismatches
+    );
+}
+
 /// A key's daily cap holds like a grant: worst cases count while held, actual costs after.
 async fn spending_caps(store: &SqlStore) {
     org(store, "org_k").await;
@@ -574,6 +616,13 @@ macro_rules! credit_suite {
             async fn reservations_settle_expire_and_refund() {
                 let db = support::$backend().await;
                 reserve_settle_expire_refund(&db.store).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test]
+            async fn a_duplicated_ledger_entry_fails_verification() {
+                let db = support::$backend().await;
+                a_duplicated_entry_fails_verification(&db).await;
                 db.cleanup().await;
             }
 

@@ -75,6 +75,22 @@ pub(super) async fn verify(pool: &AnyPool) -> Result<LedgerReport, StoreError> {
         }
     }
     let rows = sqlx::query(
+        "SELECT reservation_id, kind, COUNT(*) AS n FROM ledger_entries \
+         WHERE reservation_id IS NOT NULL GROUP BY reservation_id, kind HAVING COUNT(*) > 1 \
+         ORDER BY reservation_id, kind",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    for row in &rows {
+        let id: String = row.try_get("reservation_id").map_err(db_err)?;
+        let kind: String = row.try_get("kind").map_err(db_err)?;
+        let n: i64 = row.try_get("n").map_err(db_err)?;
+        mismatches.push(format!(
+            "reservation {id}: {n} `{kind}` entries, at most one allowed"
+        ));
+    }
+    let rows = sqlx::query(
         "SELECT p.id, p.budget, p.allocated, CAST(COALESCE(SUM(g.amount), 0) AS BIGINT) AS granted \
          FROM programmes p LEFT JOIN grants g ON g.programme_id = p.id \
          GROUP BY p.id, p.budget, p.allocated ORDER BY p.id",

@@ -5,6 +5,8 @@ use sqlx::Executor;
 
 pub struct TestDb {
     pub store: SqlStore,
+    /// The database's URL, for tests that reach past the store (to tamper with it).
+    pub url: String,
     drop_db: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -12,11 +14,12 @@ pub struct TestDb {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/nuri.db", dir.path().display());
-    let store = SqlStore::connect(&StoreOptions::new(url))
+    let store = SqlStore::connect(&StoreOptions::new(url.clone()))
         .await
         .expect("connect sqlite");
     TestDb {
         store,
+        url,
         drop_db: None,
         _dir: Some(dir),
     }
@@ -46,11 +49,12 @@ pub async fn postgres() -> TestDb {
         .map(|(b, _)| b.to_owned())
         .unwrap_or(admin.clone());
     let url = format!("{base}/{name}");
-    let store = SqlStore::connect(&StoreOptions::new(url))
+    let store = SqlStore::connect(&StoreOptions::new(url.clone()))
         .await
         .expect("connect postgres");
     TestDb {
         store,
+        url,
         drop_db: Some((admin, name)),
         _dir: None,
     }
