@@ -11,8 +11,8 @@ use nuri_config::raw::RawLimits;
 use nuri_config::{Balancing, ModelConfig, ModelKind, RouteConfig};
 use nuri_core::auth::AuthContext;
 use nuri_core::credits::{
-    CreditEngine, CreditSettings, CreditStore, Grant, GrantStatus, Programme, ReservationStatus,
-    ReserveOutcome, ReserveRequest, SettleRequest, SpendCap,
+    CreditEngine, CreditSettings, CreditStore, Grant, GrantStatus, HeldFacts, Programme,
+    ReservationStatus, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap,
 };
 use nuri_core::stages::CreditStage;
 use nuri_core::store::{StoreError, TenancyStore};
@@ -86,12 +86,27 @@ fn held(grant: &str) -> ReserveOutcome {
     ReserveOutcome::Reserved(grant.to_owned())
 }
 
-fn settle(id: &str, cost: i64) -> SettleRequest {
+/// Settles reservation `id` (made by [`reserve`], without spending caps), held on `grant`
+/// for `amount`, at `cost`.
+fn settle(id: &str, grant: &str, amount: i64, cost: i64) -> SettleRequest {
     SettleRequest {
         reservation_id: id.into(),
+        held: HeldFacts {
+            grant_id: grant.into(),
+            amount,
+            request_id: format!("req_{id}"),
+            capped: false,
+        },
         cost,
         now: 10,
     }
+}
+
+/// [`settle`] for a reservation that counts against spending caps.
+fn settle_capped(id: &str, grant: &str, amount: i64, cost: i64) -> SettleRequest {
+    let mut s = settle(id, grant, amount, cost);
+    s.held.capped = true;
+    s
 }
 
 async fn assert_verifies(store: &SqlStore) {
@@ -147,7 +162,7 @@ async fn programmes_and_grants(store: &SqlStore) {
         .await
         .unwrap();
     assert_eq!(got, vec![held("g1")]);
-    store.settle(&[settle("r1", 30)]).await.unwrap();
+    store.settle(&[settle("r1", "g1", 100, 30)]).await.unwrap();
     let g = store.revoke_grant("g1", "op", 6).await.unwrap();
     assert_eq!(g.status, GrantStatus::Revoked);
     assert_eq!(g.amount, 30, "only what was spent stays granted");
@@ -193,12 +208,35 @@ async fn reserve_settle_expire_refund(store: &SqlStore) {
         .await
         .unwrap();
     assert_eq!(got, vec![held("g_early"), held("g_late"), held("g_late")]);
+    // A settlement that does not match what was held settles nothing.
+    for wrong in [
+        settle("a", "g_late", 80, 50),
+        settle("a", "g_early", 79, 50),
+        settle_capped("a", "g_early", 80, 50),
+        SettleRequest {
+            held: HeldFacts {
+                request_id: "req_other".into(),
+                ..settle("a", "g_early", 80, 50).held
+            },
+            ..settle("a", "g_early", 80, 50)
+        },
+    ] {
+        store.settle(&[wrong]).await.unwrap();
+    }
+    let a = store.get_reservation("a").await.unwrap();
+    assert_eq!((a.status, a.cost), (ReservationStatus::Held, None));
     // Settling twice charges once; a cost above the hold is capped at the hold.
     store
-        .settle(&[settle("a", 50), settle("a", 50)])
+        .settle(&[
+            settle("a", "g_early", 80, 50),
+            settle("a", "g_early", 80, 50),
+        ])
         .await
         .unwrap();
-    store.settle(&[settle("b", 500)]).await.unwrap();
+    store
+        .settle(&[settle("b", "g_late", 80, 500)])
+        .await
+        .unwrap();
     let early = store.get_grant("g_early").await.unwrap();
     assert_eq!((early.spent, early.reserved), (50, 0));
     let late = store.get_grant("g_late").await.unwrap();
@@ -209,7 +247,7 @@ async fn reserve_settle_expire_refund(store: &SqlStore) {
     assert_eq!(store.expire_reservations(70_000, 100).await.unwrap(), 1);
     let c = store.get_reservation("c").await.unwrap();
     assert_eq!((c.status, c.cost), (ReservationStatus::Orphaned, Some(80)));
-    store.settle(&[settle("c", 1)]).await.unwrap();
+    store.settle(&[settle("c", "g_late", 80, 1)]).await.unwrap();
     assert_eq!(
         store.get_grant("g_late").await.unwrap().spent,
         160,
@@ -245,7 +283,7 @@ async fn a_duplicated_entry_fails_verification(db: &support::TestDb) {
         .await
         .unwrap();
     assert_eq!(got, vec![held("g")]);
-    store.settle(&[settle("r", 40)]).await.unwrap();
+    store.settle(&[settle("r", "g", 100, 40)]).await.unwrap();
     assert_verifies(store).await;
 
     sqlx::any::install_default_drivers();
@@ -298,7 +336,10 @@ async fn spending_caps(store: &SqlStore) {
     assert_eq!(got[2], ReserveOutcome::CapReached(cap(50)));
     // Settling at 7 frees the rest of the holds: 14 used.
     store
-        .settle(&[settle("a", 7), settle("b", 7)])
+        .settle(&[
+            settle_capped("a", "g_k", 20, 7),
+            settle_capped("b", "g_k", 20, 7),
+        ])
         .await
         .unwrap();
     let got = store
@@ -314,7 +355,10 @@ async fn spending_caps(store: &SqlStore) {
         ]
     );
     store
-        .settle(&[settle("d", 0), settle("f", 0)])
+        .settle(&[
+            settle_capped("d", "g_k", 20, 0),
+            settle_capped("f", "g_k", 16, 0),
+        ])
         .await
         .unwrap();
     // A grant that cannot pay leaves the cap untouched.
@@ -505,7 +549,10 @@ mod model_based {
                 }
                 Op::Settle(i, cost) => {
                     let Some(h) = holds.get_mut(i) else { continue };
-                    store.settle(&[settle(&h.0, cost)]).await.unwrap();
+                    store
+                        .settle(&[settle(&h.0, ids[h.1], h.2, cost)])
+                        .await
+                        .unwrap();
                     if h.3 == Hold::Held {
                         let charged = cost.min(h.2);
                         let m = &mut grants[h.1];

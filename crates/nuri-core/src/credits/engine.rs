@@ -14,7 +14,9 @@ use nuri_types::MilliWon;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use super::model::{Grant, GrantStatus, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap};
+use super::model::{
+    Grant, GrantStatus, HeldFacts, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap,
+};
 use super::CreditStore;
 use crate::auth::AuthContext;
 use crate::batching::Batches;
@@ -202,8 +204,12 @@ impl CreditStage for CreditEngine {
                     return Ok(Box::new(Hold {
                         engine: Arc::clone(&self.inner),
                         id,
-                        grant_id,
-                        amount,
+                        facts: HeldFacts {
+                            grant_id,
+                            amount,
+                            request_id: request_id.to_owned(),
+                            capped: !caps.is_empty(),
+                        },
                     }));
                 }
                 ReserveOutcome::CapReached(cap) => {
@@ -267,37 +273,39 @@ fn cap_message(cap: &SpendCap, amount: i64) -> String {
 struct Hold {
     engine: Arc<Inner>,
     id: String,
-    grant_id: String,
-    amount: i64,
+    facts: HeldFacts,
 }
 
 #[async_trait]
 impl CreditHold for Hold {
     fn grant_id(&self) -> Option<String> {
-        Some(self.grant_id.clone())
+        Some(self.facts.grant_id.clone())
     }
 
     fn held(&self) -> MilliWon {
-        MilliWon(self.amount)
+        MilliWon(self.facts.amount)
     }
 
     async fn settle(self: Box<Self>, actual: MilliWon) {
-        if actual.0 > self.amount {
-            tracing::warn!(reservation = %self.id, actual = actual.0, held = self.amount,
+        let Hold { engine, id, facts } = *self;
+        let held = facts.amount;
+        if actual.0 > held {
+            tracing::warn!(reservation = %id, actual = actual.0, held,
                 "actual cost exceeds the reservation; charging the reserved amount");
         }
+        engine.live.lock().remove(&id);
         let op = SettleRequest {
-            reservation_id: self.id.clone(),
-            cost: actual.0.clamp(0, self.amount),
+            reservation_id: id,
+            held: facts,
+            cost: actual.0.clamp(0, held),
             now: crate::time::now_ms(),
         };
-        if let Err(mpsc::error::TrySendError::Full(op)) = self.engine.settles.try_send(op) {
-            let tx = self.engine.settles.clone();
-            self.engine.tracker.spawn(async move {
+        if let Err(mpsc::error::TrySendError::Full(op)) = engine.settles.try_send(op) {
+            let tx = engine.settles.clone();
+            engine.tracker.spawn(async move {
                 let _ = tx.send(op).await;
             });
         }
-        self.engine.live.lock().remove(&self.id);
     }
 }
 

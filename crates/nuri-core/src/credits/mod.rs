@@ -12,8 +12,8 @@ use async_trait::async_trait;
 
 pub use engine::{CreditEngine, CreditSettings};
 pub use model::{
-    Balance, EntryKind, Grant, GrantBalance, GrantStatus, LedgerReport, Programme, Reservation,
-    ReservationStatus, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap,
+    Balance, EntryKind, Grant, GrantBalance, GrantStatus, HeldFacts, LedgerReport, Programme,
+    Reservation, ReservationStatus, ReserveOutcome, ReserveRequest, SettleRequest, SpendCap,
 };
 pub use statement::{
     to_csv, LedgerTotals, OrgLine, Period, PeriodError, ProviderLine, Statement, StatementLine,

@@ -238,10 +238,27 @@ pub enum ReserveOutcome {
 pub struct SettleRequest {
     /// The reservation.
     pub reservation_id: String,
+    /// What the reservation holds, as it was reserved. The store settles only a held
+    /// reservation that matches it (checked in the same statement), so it need not read the
+    /// reservation back.
+    pub held: HeldFacts,
     /// Actual cost, milli-won; charged up to the held amount, never beyond.
     pub cost: i64,
     /// Now, Unix ms.
     pub now: i64,
+}
+
+/// What a reservation was made with (see [`SettleRequest::held`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldFacts {
+    /// The grant it holds credit on.
+    pub grant_id: String,
+    /// The amount held, milli-won.
+    pub amount: i64,
+    /// The request it was made for.
+    pub request_id: String,
+    /// Whether it also counts against spending caps.
+    pub capped: bool,
 }
 
 /// The kinds of ledger movement.

@@ -170,43 +170,125 @@ async fn insert_reservations(db: &mut dyn Exec, held: &[Held<'_>]) -> Result<(),
     Ok(())
 }
 
-/// Settlements per `UPDATE` (2 values each).
+/// Settlements per `UPDATE` (6 values each).
 const SETTLE_CHUNK: usize = 100;
 
-/// Settles one held reservation (`$2`) at its cost (`$3`), never above what it held.
-const SETTLE_ONE: &str = "UPDATE reservations SET status = 'settled', settled_at = $1, \
-     cost = CASE WHEN $3 < amount THEN $3 ELSE amount END WHERE id = $2 AND status = 'held'";
-
-/// What a settlement reads back of each reservation it settled.
-const SETTLED: &str = "id, grant_id, request_id, amount, cost, caps";
-
-/// [`SETTLE_ONE`] for `n` reservations in one statement (ids and costs alternate from `$2`).
+/// Settles `n` held reservations that match what they were made with, in one statement, and
+/// returns what each settled: id, grant, request, amount, cost and spending caps. From `$2`, six
+/// values each: id, cost, grant, amount, request, and 1 if it counts against caps or 0. (The
+/// plain `id IN` lets the planner find the rows by key.)
 fn settle_many_sql(n: usize) -> String {
     let mut cases = String::new();
-    let mut ids = String::new();
+    let mut ids = Vec::with_capacity(n);
+    let mut facts = Vec::with_capacity(n);
     for k in 0..n {
-        let (id, cost) = (2 * k + 2, 2 * k + 3);
-        cases.push_str(&format!(
-            " WHEN ${id} THEN (CASE WHEN ${cost} < amount THEN ${cost} ELSE amount END)"
+        let [id, cost, grant, amount, request, capped] = [2, 3, 4, 5, 6, 7].map(|i| 6 * k + i);
+        cases.push_str(&format!(" WHEN ${id} THEN ${cost}"));
+        ids.push(format!("${id}"));
+        facts.push(format!(
+            "(${id}, ${grant}, ${amount}, ${request}, ${capped})"
         ));
-        if k > 0 {
-            ids.push_str(", ");
-        }
-        ids.push_str(&format!("${id}"));
     }
     format!(
         "UPDATE reservations SET status = 'settled', settled_at = $1, cost = CASE id{cases} END \
-         WHERE id IN ({ids}) AND status = 'held' RETURNING {SETTLED}"
+         WHERE id IN ({}) AND status = 'held' AND (id, grant_id, amount, request_id, \
+         CASE WHEN caps IS NULL THEN 0 ELSE 1 END) IN ({}) \
+         RETURNING id, grant_id, request_id, amount, cost, caps",
+        ids.join(", "),
+        facts.join(", ")
     )
 }
 
 /// A settled reservation.
 struct Settled {
     id: String,
+    grant_id: String,
     request_id: String,
     amount: i64,
     cost: i64,
+    capped: bool,
+}
+
+/// Settles a chunk with one statement, reading back what it settled (over the network, where
+/// `RETURNING` costs nothing extra).
+async fn settle_returning(
+    db: &mut dyn Exec,
+    chunk: &[SettleRequest],
     now: i64,
+) -> Result<Vec<Settled>, StoreError> {
+    let mut args = Vec::with_capacity(1 + 6 * chunk.len());
+    args.push(Value::from(now));
+    for s in chunk {
+        let h = &s.held;
+        args.extend([
+            Value::from(&s.reservation_id),
+            s.cost.clamp(0, h.amount).into(),
+            (&h.grant_id).into(),
+            h.amount.into(),
+            (&h.request_id).into(),
+            i64::from(h.capped).into(),
+        ]);
+    }
+    let rows = db.rows(&settle_many_sql(chunk.len()), &args).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Settled {
+                id: row.text_at(0)?,
+                grant_id: row.text_at(1)?,
+                request_id: row.text_at(2)?,
+                amount: row.int_at(3)?,
+                cost: row.int_at(4)?,
+                capped: row.opt_text_at(5)?.is_some(),
+            })
+        })
+        .collect()
+}
+
+/// Settles one reservation from what it was made with (`SettleRequest::held`), which the
+/// statement checks against the stored row: nothing needs reading back (in process, a read is a
+/// statement of its own). Settles nothing if the reservation is not held or does not match.
+async fn settle_known(
+    db: &mut dyn Exec,
+    s: &SettleRequest,
+    now: i64,
+) -> Result<Option<Settled>, StoreError> {
+    /// The statement, for a reservation without spending caps and for one with.
+    macro_rules! settle_sql {
+        ($caps:literal) => {
+            concat!(
+                "UPDATE reservations SET status = 'settled', settled_at = $1, cost = $2 ",
+                "WHERE id = $3 AND status = 'held' AND grant_id = $4 AND amount = $5 ",
+                "AND request_id = $6 AND caps ",
+                $caps
+            )
+        };
+    }
+    let h = &s.held;
+    let cost = s.cost.clamp(0, h.amount);
+    let args = [
+        now.into(),
+        cost.into(),
+        (&s.reservation_id).into(),
+        (&h.grant_id).into(),
+        h.amount.into(),
+        (&h.request_id).into(),
+    ];
+    let sql = if h.capped {
+        settle_sql!("IS NOT NULL")
+    } else {
+        settle_sql!("IS NULL")
+    };
+    if db.execute(sql, &args).await? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Settled {
+        id: s.reservation_id.clone(),
+        grant_id: h.grant_id.clone(),
+        request_id: h.request_id.clone(),
+        amount: h.amount,
+        cost,
+        capped: h.capped,
+    }))
 }
 
 /// Settles each held reservation; see `CreditStore::settle`.
@@ -214,35 +296,16 @@ pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result
     let mut by_grant: BTreeMap<String, Vec<Settled>> = BTreeMap::new();
     let now = batch.iter().map(|s| s.now).max().unwrap_or_default();
     for chunk in batch.chunks(db.rows_per_statement(SETTLE_CHUNK)) {
-        let rows = match chunk {
-            [one] => {
-                let id = &one.reservation_id;
-                let args = [now.into(), id.into(), one.cost.max(0).into()];
-                update_returning(db, SETTLE_ONE, &args, ("reservations", id), SETTLED).await?
-            }
-            _ => {
-                let mut args = Vec::with_capacity(1 + 2 * chunk.len());
-                args.push(Value::from(now));
-                for s in chunk {
-                    args.extend([Value::from(&s.reservation_id), s.cost.max(0).into()]);
-                }
-                db.rows(&settle_many_sql(chunk.len()), &args).await?
-            }
+        let settled = match chunk {
+            [one] if db.in_process() => settle_known(db, one, now).await?.into_iter().collect(),
+            _ => settle_returning(db, chunk, now).await?,
         };
-        for row in rows {
-            let settled = Settled {
-                id: row.text_at(0)?,
-                request_id: row.text_at(2)?,
-                amount: row.int_at(3)?,
-                cost: row.int_at(4)?,
-                now,
-            };
-            if row.opt_text_at(5)?.is_some() {
-                let caps = caps_of(db, &settled.id).await?;
-                move_caps(db, &caps, settled.cost - settled.amount).await?;
+        for s in settled {
+            if s.capped {
+                let caps = caps_of(db, &s.id).await?;
+                move_caps(db, &caps, s.cost - s.amount).await?;
             }
-            let grant_id = row.text_at(1)?;
-            by_grant.entry(grant_id).or_default().push(settled);
+            by_grant.entry(s.grant_id.clone()).or_default().push(s);
         }
     }
     let mut owners = Vec::with_capacity(by_grant.len());
@@ -278,7 +341,7 @@ pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result
                 d_spent: s.cost,
                 d_reserved: -s.amount,
                 actor: None,
-                at: s.now,
+                at: now,
             });
         }
     }
@@ -287,7 +350,7 @@ pub(super) async fn settle(db: &mut dyn Exec, batch: &[SettleRequest]) -> Result
         if *revoked {
             let g = grant_in(db, grant_id).await?;
             for s in &by_grant[*grant_id] {
-                return_released(db, &g, s.amount - s.cost, None, s.now).await?;
+                return_released(db, &g, s.amount - s.cost, None, now).await?;
             }
         }
     }
