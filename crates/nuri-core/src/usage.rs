@@ -112,17 +112,8 @@ impl UsageSink {
 
     /// Queues a record; never blocks the caller and never drops the record.
     pub fn record(&self, record: UsageRecord) {
-        match self.tx.try_send(record) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(record)) => {
-                let tx = self.tx.clone();
-                self.tracker.spawn(async move {
-                    let _ = tx.send(record).await;
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(record)) => {
-                tracing::error!(request_id = %record.request_id, "usage sink closed; record lost");
-            }
+        if let Err(record) = crate::tasks::send_tracked(&self.tracker, &self.tx, record) {
+            tracing::error!(request_id = %record.request_id, "usage sink closed; record lost");
         }
     }
 }

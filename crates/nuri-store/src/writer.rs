@@ -185,7 +185,7 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
             }
         }
         lanes.take_queued(&queue);
-        let urgent = lanes.urgent_turn(urgent_last);
+        let mut urgent = lanes.urgent_turn(urgent_last);
         urgent_last = urgent;
         if let Err(e) = control(&conn, "BEGIN IMMEDIATE") {
             // Dropping the jobs drops their reply channels: each caller gets an error.
@@ -199,29 +199,24 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
             continue;
         }
         let mut replies = Vec::new();
-        let mut urgent_joined = false;
         for taken in 0..GROUP {
-            let next = if urgent || urgent_joined {
+            if !urgent && taken > 0 {
+                lanes.take_queued(&queue);
+                // Urgent work that arrived meanwhile ends this commit's background work: it
+                // runs next, in this commit, rather than waiting for it and making its own.
+                urgent = !lanes.urgent.is_empty();
+            }
+            let next = if urgent {
                 lanes.urgent.pop_front()
             } else {
-                if taken > 0 {
-                    lanes.take_queued(&queue);
-                    // Urgent work that arrived meanwhile ends this commit: it runs next, in
-                    // it, rather than waiting for this commit and then making its own.
-                    urgent_joined = !lanes.urgent.is_empty();
-                }
-                if urgent_joined {
-                    urgent_last = true;
-                    lanes.urgent.pop_front()
-                } else {
-                    lanes.background.pop_front()
-                }
+                lanes.background.pop_front()
             };
             let Some(job) = next else { break };
             if let Some(reply) = run_one(&mut conn, &mut translated, job) {
                 replies.push(reply);
             }
         }
+        urgent_last = urgent;
         let failed = control(&conn, "COMMIT").err().map(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             sqlite_err(e)

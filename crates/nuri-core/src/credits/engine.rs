@@ -300,11 +300,9 @@ impl CreditHold for Hold {
             cost: actual.0.clamp(0, held),
             now: crate::time::now_ms(),
         };
-        if let Err(mpsc::error::TrySendError::Full(op)) = engine.settles.try_send(op) {
-            let tx = engine.settles.clone();
-            engine.tracker.spawn(async move {
-                let _ = tx.send(op).await;
-            });
+        if let Err(op) = crate::tasks::send_tracked(&engine.tracker, &engine.settles, op) {
+            tracing::error!(reservation = %op.reservation_id,
+                "the credit ledger is shutting down; the sweeper will charge the held amount");
         }
     }
 }

@@ -252,17 +252,9 @@ async fn settle_known(
     s: &SettleRequest,
     now: i64,
 ) -> Result<Option<Settled>, StoreError> {
-    /// The statement, for a reservation without spending caps and for one with.
-    macro_rules! settle_sql {
-        ($caps:literal) => {
-            concat!(
-                "UPDATE reservations SET status = 'settled', settled_at = $1, cost = $2 ",
-                "WHERE id = $3 AND status = 'held' AND grant_id = $4 AND amount = $5 ",
-                "AND request_id = $6 AND caps ",
-                $caps
-            )
-        };
-    }
+    const SETTLE: &str = "UPDATE reservations SET status = 'settled', settled_at = $1, cost = $2 \
+         WHERE id = $3 AND status = 'held' AND grant_id = $4 AND amount = $5 \
+         AND request_id = $6 AND CASE WHEN caps IS NULL THEN 0 ELSE 1 END = $7";
     let h = &s.held;
     let cost = s.cost.clamp(0, h.amount);
     let args = [
@@ -272,13 +264,9 @@ async fn settle_known(
         (&h.grant_id).into(),
         h.amount.into(),
         (&h.request_id).into(),
+        i64::from(h.capped).into(),
     ];
-    let sql = if h.capped {
-        settle_sql!("IS NOT NULL")
-    } else {
-        settle_sql!("IS NULL")
-    };
-    if db.execute(sql, &args).await? == 0 {
+    if db.execute(SETTLE, &args).await? == 0 {
         return Ok(None);
     }
     Ok(Some(Settled {

@@ -580,17 +580,15 @@ impl CreditStore for SqlStore {
         if ids.is_empty() {
             return Ok(());
         }
+        const EXTEND: &str =
+            "UPDATE reservations SET expires_at = $1 WHERE id = $2 AND status = 'held'";
         let ids = ids.to_vec();
         self.hot(
             Lane::Background,
             work(move |db| {
                 Box::pin(async move {
                     for id in &ids {
-                        db.execute(
-                        "UPDATE reservations SET expires_at = $1 WHERE id = $2 AND status = 'held'",
-                        &[expires_at.into(), id.into()],
-                    )
-                    .await?;
+                        db.execute(EXTEND, &[expires_at.into(), id.into()]).await?;
                     }
                     Ok(())
                 })
