@@ -6,9 +6,12 @@
 //! time slice. Here a piece of work is one hop in and one out, its statements run back to back,
 //! and everything queued meanwhile shares one commit (group commit): each piece runs inside its
 //! own savepoint, so one that fails is undone alone, and each learns its outcome only once the
-//! commit is durable. A second thread checkpoints the WAL, so the writer never stops for it.
+//! commit is durable. The first piece of a commit needs no savepoint (a savepoint copies every
+//! page it first touches): if it fails, the transaction is rolled back, and the pieces queued
+//! behind it go in the next. A second thread checkpoints the WAL, so the writer never stops for
+//! it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +21,7 @@ use std::time::Duration;
 use nuri_core::store::StoreError;
 use tokio::sync::oneshot;
 
-use crate::exec::{sqlite_err, SqliteExec, Work};
+use crate::exec::{sqlite_err, SqliteExec, Translations, Work};
 
 /// Tells a job's caller how the commit went: `None` committed, `Some` the commit's error.
 type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
@@ -174,10 +177,10 @@ impl Lanes {
 /// would for the background commit to end); and when both lanes wait, they take turns, so
 /// neither starves the other.
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
-    let mut translated = HashMap::new();
+    let mut translated = Translations::default();
     let mut lanes = Lanes::default();
     let mut urgent_last = false;
-    loop {
+    'commits: loop {
         if lanes.is_empty() {
             match queue.recv() {
                 Ok(queued) => lanes.push(queued),
@@ -212,7 +215,18 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
                 lanes.background.pop_front()
             };
             let Some(job) = next else { break };
-            if let Some(reply) = run_one(&mut conn, &mut translated, job) {
+            // The commit's first job needs no savepoint: if it fails, undoing the whole
+            // transaction undoes just it (a savepoint copies every page it first touches).
+            let alone = taken == 0;
+            let (reply, kept) = run_one(&mut conn, &mut translated, job, !alone);
+            if alone && !kept {
+                let _ = conn.execute_batch("ROLLBACK");
+                if let Some(reply) = reply {
+                    reply(None);
+                }
+                continue 'commits;
+            }
+            if let Some(reply) = reply {
                 replies.push(reply);
             }
         }
@@ -233,16 +247,21 @@ fn control(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// Runs one job inside a savepoint, keeping or undoing its changes; `None` if it panicked
-/// (its caller then gets an error through the dropped reply channel).
+/// Runs one job, inside a savepoint if `guarded` (other work shares the transaction), keeping
+/// or undoing its changes; returns its reply (`None` if it panicked: its caller then gets an
+/// error through the dropped reply channel) and whether its changes were kept. An unguarded job
+/// that is not kept leaves its changes for the caller to roll back with the transaction.
 fn run_one(
     conn: &mut rusqlite::Connection,
-    translated: &mut HashMap<String, String>,
+    translated: &mut Translations,
     job: Job,
-) -> Option<Reply> {
-    if let Err(e) = control(conn, "SAVEPOINT job") {
-        tracing::error!(error = %e, "the SQLite writer cannot open a savepoint");
-        return None;
+    guarded: bool,
+) -> (Option<Reply>, bool) {
+    if guarded {
+        if let Err(e) = control(conn, "SAVEPOINT job") {
+            tracing::error!(error = %e, "the SQLite writer cannot open a savepoint");
+            return (None, false);
+        }
     }
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         job(&mut SqliteExec { conn, translated })
@@ -254,15 +273,17 @@ fn run_one(
             (false, None)
         }
     };
-    let end = if keep {
-        control(conn, "RELEASE job")
-    } else {
-        conn.execute_batch("ROLLBACK TO job; RELEASE job")
-    };
-    if let Err(e) = end {
-        tracing::error!(error = %e, "the SQLite writer cannot close a savepoint");
+    if guarded {
+        let end = if keep {
+            control(conn, "RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        if let Err(e) = end {
+            tracing::error!(error = %e, "the SQLite writer cannot close a savepoint");
+        }
     }
-    reply
+    (reply, keep)
 }
 
 /// Copies the WAL back into the database in the background until the writer stops.
@@ -504,6 +525,48 @@ mod tests {
             job.await.unwrap().unwrap();
         }
         values(writer).await
+    }
+
+    #[tokio::test]
+    async fn a_failing_first_job_is_undone_alone() {
+        let (_dir, writer) = writer().await;
+        let (held, release) = hold_writer(&writer, Lane::Urgent).await;
+        // Queued while the writer is held, so the failing job opens the next commit, which it
+        // runs without a savepoint; the jobs queued behind it must still be written.
+        let failing = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .transaction(
+                        Lane::Urgent,
+                        work(|db| {
+                            Box::pin(async move {
+                                db.execute("INSERT INTO t (v) VALUES ('undone')", &[])
+                                    .await?;
+                                Err::<(), _>(StoreError::Conflict("refused".into()))
+                            })
+                        }),
+                    )
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let after: Vec<_> = ["a", "b"]
+            .map(|v| tokio::spawn(append(&writer, Lane::Urgent, v)))
+            .into_iter()
+            .collect();
+        tokio::task::yield_now().await;
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        let refused = failing.await.unwrap();
+        assert!(
+            matches!(refused, Err(StoreError::Conflict(_))),
+            "{refused:?}"
+        );
+        for job in after {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(values(&writer).await, ["first", "a", "b"]);
     }
 
     #[tokio::test]
