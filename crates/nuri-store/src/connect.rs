@@ -71,6 +71,45 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// A multi-row `INSERT`: `{head} VALUES (…), … {tail}` for any number of rows of `cols`
+/// values, its one-row form built once (the SQLite writer inserts one row per statement, and
+/// formatting each one's text showed in its profile).
+pub(crate) struct InsertSql {
+    head: &'static str,
+    cols: usize,
+    tail: &'static str,
+    one_row: std::sync::OnceLock<String>,
+}
+
+impl InsertSql {
+    /// `head` up to `VALUES` (exclusive), `tail` after the rows (e.g. an `ON CONFLICT` clause).
+    pub(crate) const fn new(head: &'static str, cols: usize, tail: &'static str) -> Self {
+        Self {
+            head,
+            cols,
+            tail,
+            one_row: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The statement for `rows` rows.
+    pub(crate) fn sql(&self, rows: usize) -> std::borrow::Cow<'_, str> {
+        let build = |rows| {
+            format!(
+                "{} VALUES {} {}",
+                self.head,
+                placeholders(rows, self.cols),
+                self.tail
+            )
+        };
+        if rows == 1 {
+            std::borrow::Cow::Borrowed(self.one_row.get_or_init(|| build(1)))
+        } else {
+            std::borrow::Cow::Owned(build(rows))
+        }
+    }
+}
+
 /// `($1, $2, …), ($k, …), …` for `rows` rows of `cols` values.
 pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 5);

@@ -285,8 +285,12 @@ pub(crate) struct SqliteExec<'c> {
     /// The writer's connection.
     pub(crate) conn: &'c mut rusqlite::Connection,
     /// SQL with `$n` placeholders → the same with `?n` (the writer's statements repeat).
-    pub(crate) translated: &'c mut HashMap<String, String>,
+    pub(crate) translated: &'c mut Translations,
 }
+
+/// The writer's `$n` → `?n` translations. Keyed by Nuri's own SQL, so a fast hash that resists
+/// no attacker is enough (SipHash of every statement's text showed in the writer's profile).
+pub(crate) type Translations = HashMap<String, String, rustc_hash::FxBuildHasher>;
 
 /// Translations kept before the cache starts over.
 const TRANSLATIONS: usize = 512;
@@ -339,7 +343,7 @@ impl SqliteExec<'_> {
             self.translated
                 .insert(sql.to_owned(), sqlite_placeholders(sql).into_owned());
         }
-        let sqlite_sql = &self.translated[sql];
+        let sqlite_sql = self.translated.get(sql).map_or(sql, String::as_str);
         let mut stmt = self.conn.prepare_cached(sqlite_sql).map_err(sqlite_err)?;
         for (i, arg) in args.iter().enumerate() {
             match *arg {

@@ -4,15 +4,27 @@ use async_trait::async_trait;
 use nuri_core::store::{Page, StoreError, UsageStore};
 use nuri_core::usage::{UsageFilter, UsageRecord};
 
-use crate::connect::{db_err, placeholders, SqlStore};
+use crate::connect::{db_err, InsertSql, SqlStore};
 use crate::exec::{work, Exec, Value};
 use crate::rows;
 use crate::tenancy::{page_of, sqlx_map};
 use crate::writer::Lane;
 
-const COLUMNS: &str = "request_id, client_request_id, org_id, project_id, key_id, endpoint, model, provider, \
-    upstream_model, prompt_tokens, completion_tokens, usage_estimated, cost, input_price, output_price, \
-    grant_id, latency_ms, ttft_ms, status, error_code, stream, created_at";
+/// The columns of `usage_records`, in the order [`insert`] binds them.
+macro_rules! columns {
+    () => {
+        "request_id, client_request_id, org_id, project_id, key_id, endpoint, model, provider, \
+         upstream_model, prompt_tokens, completion_tokens, usage_estimated, cost, input_price, \
+         output_price, grant_id, latency_ms, ttft_ms, status, error_code, stream, created_at"
+    };
+}
+
+/// Inserting usage records; a request id already recorded is skipped.
+static INSERT: InsertSql = InsertSql::new(
+    concat!("INSERT INTO usage_records (", columns!(), ")"),
+    22,
+    "ON CONFLICT (request_id) DO NOTHING",
+);
 
 /// Records per multi-row `INSERT` (22 values each).
 const USAGE_ROWS_PER_INSERT: usize = 64;
@@ -25,10 +37,7 @@ fn clamp_i64(v: u64) -> i64 {
 /// ([`Exec::rows_per_statement`]); a request id already recorded is skipped.
 async fn insert(db: &mut dyn Exec, records: &[UsageRecord]) -> Result<(), StoreError> {
     for chunk in records.chunks(db.rows_per_statement(USAGE_ROWS_PER_INSERT)) {
-        let sql = format!(
-            "INSERT INTO usage_records ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
-            placeholders(chunk.len(), 22)
-        );
+        let sql = INSERT.sql(chunk.len());
         let mut args = Vec::with_capacity(chunk.len() * 22);
         for r in chunk {
             args.extend([
@@ -119,7 +128,14 @@ impl UsageStore for SqlStore {
         } else {
             format!("WHERE {}", clauses.join(" AND "))
         };
-        let sql = format!("SELECT {COLUMNS} FROM usage_records {filter} ORDER BY created_at DESC, request_id DESC LIMIT ${n}");
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM usage_records {} ORDER BY created_at DESC, request_id DESC LIMIT ${}"
+            ),
+            filter, n
+        );
         let mut q = sqlx::query(&sql);
         let mut binds: Vec<(usize, Result<String, i64>)> = text_binds
             .into_iter()

@@ -11,7 +11,7 @@ use nuri_core::store::StoreError;
 use super::{
     append_many, caps_of, charge_caps, grant_in, move_caps, return_released, Entry, ROWS_PER_INSERT,
 };
-use crate::connect::placeholders;
+use crate::connect::InsertSql;
 use crate::exec::{update_returning, Exec, Value};
 
 /// A reservation that found its grant.
@@ -140,13 +140,17 @@ fn groups(batch: &[ReserveRequest]) -> Vec<(&str, Vec<usize>)> {
         .collect()
 }
 
+/// Inserting held reservations.
+static INSERT_RESERVATIONS: InsertSql = InsertSql::new(
+    "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
+     status, expires_at, created_at, caps)",
+    12,
+    "",
+);
+
 async fn insert_reservations(db: &mut dyn Exec, held: &[Held<'_>]) -> Result<(), StoreError> {
     for chunk in held.chunks(db.rows_per_statement(ROWS_PER_INSERT)) {
-        let sql = format!(
-            "INSERT INTO reservations (id, request_id, grant_id, org_id, project_id, key_id, model, amount, \
-             status, expires_at, created_at, caps) VALUES {}",
-            placeholders(chunk.len(), 12)
-        );
+        let sql = INSERT_RESERVATIONS.sql(chunk.len());
         let mut args = Vec::with_capacity(chunk.len() * 12);
         for h in chunk {
             let r = h.request;

@@ -17,7 +17,7 @@ mod batch;
 mod statements;
 mod verify;
 
-use crate::connect::{db_err, placeholders, SqlStore};
+use crate::connect::{db_err, InsertSql, SqlStore};
 use crate::exec::{via_row, work, Exec, Row, Value};
 use crate::tenancy::{page_of, sqlx_map};
 use crate::writer::Lane;
@@ -110,14 +110,18 @@ async fn append(db: &mut dyn Exec, e: Entry<'_>) -> Result<(), StoreError> {
 /// Rows per multi-row `INSERT` (11 values each stays far below both backends' bind limits).
 const ROWS_PER_INSERT: usize = 200;
 
+/// Appending ledger entries.
+static APPEND: InsertSql = InsertSql::new(
+    "INSERT INTO ledger_entries (kind, grant_id, programme_id, org_id, reservation_id, request_id, \
+     d_amount, d_spent, d_reserved, actor, created_at)",
+    11,
+    "",
+);
+
 /// Appends entries with as few multi-row `INSERT`s as fit.
 async fn append_many(db: &mut dyn Exec, entries: &[Entry<'_>]) -> Result<(), StoreError> {
     for chunk in entries.chunks(db.rows_per_statement(ROWS_PER_INSERT)) {
-        let mut sql = String::from(
-            "INSERT INTO ledger_entries (kind, grant_id, programme_id, org_id, reservation_id, request_id, \
-             d_amount, d_spent, d_reserved, actor, created_at) VALUES ",
-        );
-        sql.push_str(&placeholders(chunk.len(), 11));
+        let sql = APPEND.sql(chunk.len());
         let mut args = Vec::with_capacity(chunk.len() * 11);
         for e in chunk {
             args.extend([
