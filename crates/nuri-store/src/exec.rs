@@ -343,7 +343,7 @@ impl SqliteExec<'_> {
             self.translated
                 .insert(sql.to_owned(), sqlite_placeholders(sql).into_owned());
         }
-        let sqlite_sql = self.translated.get(sql).map_or(sql, String::as_str);
+        let sqlite_sql = &self.translated[sql];
         let mut stmt = self.conn.prepare_cached(sqlite_sql).map_err(sqlite_err)?;
         for (i, arg) in args.iter().enumerate() {
             match *arg {
