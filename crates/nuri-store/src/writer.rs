@@ -4,7 +4,8 @@
 //! SQLite has one writer at a time. Through sqlx, every statement is a hop between the async
 //! runtime and sqlx's connection thread, and on a busy two-core machine each hop waits for a
 //! time slice. Here a piece of work is one hop in and one out, its statements run back to back,
-//! and everything queued meanwhile shares one commit (group commit): each piece runs inside its
+//! and everything queued meanwhile shares one commit (group commit; under load the writer waits
+//! a moment for more before committing, see [`run`]): each piece runs inside its
 //! own savepoint, so one that fails is undone alone, and each learns its outcome only once the
 //! commit is durable. The first piece of a commit needs no savepoint (a savepoint copies every
 //! page it first touches): if it fails, the transaction is rolled back, and the pieces queued
@@ -16,7 +17,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nuri_core::store::StoreError;
 use tokio::sync::oneshot;
@@ -34,8 +35,8 @@ type Job = Box<dyn FnOnce(&mut SqliteExec<'_>) -> (bool, Reply) + Send>;
 pub(crate) enum Lane {
     /// A request waits on it (a credit reservation): runs before any background work queued.
     Urgent,
-    /// Nobody waits on it (usage records, settlements, the sweeper): runs when no urgent work
-    /// is queued, and yields to urgent work that arrives meanwhile.
+    /// Nobody waits on it (usage records, settlements, the sweeper): runs after the urgent work
+    /// queued, in the same commit, and lets urgent work that arrives meanwhile go first.
     Background,
 }
 
@@ -44,6 +45,12 @@ pub(crate) enum Lane {
 pub(crate) struct SqliteWriter {
     jobs: mpsc::Sender<(Lane, Job)>,
 }
+
+/// A commit that starts this soon after the last one ended finds the writer busy.
+const BUSY_GAP: Duration = Duration::from_micros(500);
+
+/// How long a busy writer waits for more work before committing what it has.
+const LINGER: Duration = Duration::from_micros(200);
 
 /// Most pieces of work sharing one commit.
 const GROUP: usize = 64;
@@ -100,8 +107,8 @@ impl SqliteWriter {
         Ok(Self { jobs })
     }
 
-    /// Runs `work` on the writer thread inside a transaction (shared with whatever else of its
-    /// lane is queued): its changes are committed if it returns `Ok`, undone otherwise; the
+    /// Runs `work` on the writer thread inside a transaction (shared with whatever else is
+    /// queued): its changes are committed if it returns `Ok`, undone otherwise; the
     /// answer comes once the commit is done.
     pub(crate) async fn transaction<T: Send + 'static>(
         &self,
@@ -161,25 +168,33 @@ impl Lanes {
         self.urgent.is_empty() && self.background.is_empty()
     }
 
-    /// Whether the next commit is urgent work: whenever some waits, except that waiting
-    /// background work gets every other turn.
-    fn urgent_turn(&self, urgent_last: bool) -> bool {
-        if self.urgent.is_empty() {
-            return false;
+    /// The next job to run: urgent work first, then background work. When nothing is queued,
+    /// waits for more once, up to `linger` (which it then clears), if that is set.
+    fn next(
+        &mut self,
+        queue: &mpsc::Receiver<(Lane, Job)>,
+        linger: &mut Option<Duration>,
+    ) -> Option<Job> {
+        self.take_queued(queue);
+        if self.is_empty() {
+            self.push(queue.recv_timeout(linger.take()?).ok()?);
         }
-        !urgent_last || self.background.is_empty()
+        self.urgent
+            .pop_front()
+            .or_else(|| self.background.pop_front())
     }
 }
 
-/// The writer loop: urgent work first, each commit carrying up to [`GROUP`] jobs. A background
-/// commit takes one job, then takes no more background work once urgent work is waiting: the
-/// urgent work runs next, in the same commit (one commit fewer, and it waits no longer than it
-/// would for the background commit to end); and when both lanes wait, they take turns, so
-/// neither starves the other.
+/// The writer loop. Each commit carries up to [`GROUP`] jobs, urgent ones first, and whatever
+/// background work is queued behind them (one commit instead of two: every commit writes each
+/// page it touched to the WAL, and under load commits were the writer's largest cost). When the
+/// last commit ended less than [`BUSY_GAP`] before this one's first job came, the writer is
+/// busy: once the queue runs dry it waits up to [`LINGER`] for more before committing (group
+/// commit). A job that comes to an idle writer is committed at once.
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
     let mut translated = Translations::default();
     let mut lanes = Lanes::default();
-    let mut urgent_last = false;
+    let mut last_commit: Option<Instant> = None;
     'commits: loop {
         if lanes.is_empty() {
             match queue.recv() {
@@ -187,34 +202,21 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
                 Err(_) => return,
             }
         }
-        lanes.take_queued(&queue);
-        let mut urgent = lanes.urgent_turn(urgent_last);
-        urgent_last = urgent;
+        let busy = last_commit.is_some_and(|at| at.elapsed() < BUSY_GAP);
         if let Err(e) = control(&conn, "BEGIN IMMEDIATE") {
             // Dropping the jobs drops their reply channels: each caller gets an error.
             tracing::error!(error = %e, "the SQLite writer cannot begin a transaction");
-            let lane = if urgent {
-                &mut lanes.urgent
-            } else {
-                &mut lanes.background
-            };
-            lane.clear();
+            lanes.take_queued(&queue);
+            lanes.urgent.clear();
+            lanes.background.clear();
             continue;
         }
+        let mut linger = busy.then_some(LINGER);
         let mut replies = Vec::new();
         for taken in 0..GROUP {
-            if !urgent && taken > 0 {
-                lanes.take_queued(&queue);
-                // Urgent work that arrived meanwhile ends this commit's background work: it
-                // runs next, in this commit, rather than waiting for it and making its own.
-                urgent = !lanes.urgent.is_empty();
-            }
-            let next = if urgent {
-                lanes.urgent.pop_front()
-            } else {
-                lanes.background.pop_front()
+            let Some(job) = lanes.next(&queue, &mut linger) else {
+                break;
             };
-            let Some(job) = next else { break };
             // The commit's first job needs no savepoint: if it fails, undoing the whole
             // transaction undoes just it (a savepoint copies every page it first touches).
             let alone = taken == 0;
@@ -230,11 +232,11 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
                 replies.push(reply);
             }
         }
-        urgent_last = urgent;
         let failed = control(&conn, "COMMIT").err().map(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             sqlite_err(e)
         });
+        last_commit = Some(Instant::now());
         for reply in replies {
             reply(failed.clone());
         }
@@ -583,17 +585,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_both_lanes_wait_they_take_turns() {
+    async fn queued_urgent_work_runs_before_background_work_queued_earlier() {
         let (_dir, writer) = writer().await;
         let u = Lane::Urgent;
-        // After an urgent commit, waiting background work goes next (one job, as urgent
-        // work is waiting), then the urgent work, in the same commit.
         let order = order_after(
             &writer,
             u,
             &[(Lane::Background, "b1"), (u, "u1"), (u, "u2")],
         )
         .await;
-        assert_eq!(order, ["first", "b1", "u1", "u2"]);
+        assert_eq!(order, ["first", "u1", "u2", "b1"]);
+    }
+
+    /// A job that does nothing, for the lanes' own tests.
+    fn no_op() -> Job {
+        Box::new(|_| (true, Box::new(|_| {})))
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // sleeps on a plain thread, not an async worker
+    fn the_lanes_linger_once_and_only_when_asked() {
+        let (tx, queue) = mpsc::channel();
+        let mut lanes = Lanes::default();
+        // Nothing queued and no linger: nothing, at once.
+        assert!(lanes.next(&queue, &mut None).is_none());
+        // Nothing queued, with a linger: the job sent meanwhile, and the linger is spent.
+        let sender = tx.clone();
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            sender.send((Lane::Background, no_op())).unwrap();
+        });
+        let mut linger = Some(Duration::from_secs(10));
+        assert!(lanes.next(&queue, &mut linger).is_some());
+        assert_eq!(linger, None);
+        late.join().unwrap();
+        // The linger spent, an empty queue ends the commit.
+        assert!(lanes.next(&queue, &mut linger).is_none());
+        // Queued work is taken without waiting, urgent first.
+        tx.send((Lane::Background, no_op())).unwrap();
+        tx.send((Lane::Urgent, no_op())).unwrap();
+        assert!(lanes.next(&queue, &mut None).is_some());
+        assert_eq!((lanes.urgent.len(), lanes.background.len()), (0, 1));
     }
 }
