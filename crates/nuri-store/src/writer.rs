@@ -46,11 +46,22 @@ pub(crate) struct SqliteWriter {
     jobs: mpsc::Sender<(Lane, Job)>,
 }
 
-/// A commit that starts this soon after the last one ended finds the writer busy.
-const BUSY_GAP: Duration = Duration::from_micros(500);
+/// When a busy writer waits for more work before committing (group commit).
+#[derive(Debug, Clone, Copy)]
+struct Pacing {
+    /// A commit that starts this soon after the last one ended finds the writer busy.
+    busy_gap: Duration,
+    /// How long a busy writer waits for more work before committing what it has.
+    linger: Duration,
+}
 
-/// How long a busy writer waits for more work before committing what it has.
-const LINGER: Duration = Duration::from_micros(200);
+impl Pacing {
+    /// The pacing the gateway runs with (measured in `bench/RESULTS.md`).
+    const SERVING: Self = Self {
+        busy_gap: Duration::from_micros(500),
+        linger: Duration::from_micros(200),
+    };
+}
 
 /// Most pieces of work sharing one commit.
 const GROUP: usize = 64;
@@ -85,6 +96,10 @@ fn open_connection(
 impl SqliteWriter {
     /// Opens `path` (already migrated) and starts the writer and checkpointer threads.
     pub(crate) fn open(path: &Path, synchronous_full: bool) -> Result<Self, StoreError> {
+        Self::open_paced(path, synchronous_full, Pacing::SERVING)
+    }
+
+    fn open_paced(path: &Path, synchronous_full: bool, pacing: Pacing) -> Result<Self, StoreError> {
         let conn = open_connection(path, synchronous_full)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let checkpointer = open_connection(path, synchronous_full)?;
@@ -94,7 +109,7 @@ impl SqliteWriter {
         std::thread::Builder::new()
             .name("nuri-sqlite-writer".into())
             .spawn(move || {
-                run(conn, queue);
+                run(conn, queue, pacing);
                 writer_running.store(false, Ordering::Relaxed);
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer: {e}")))?;
@@ -168,30 +183,35 @@ impl Lanes {
         self.urgent.is_empty() && self.background.is_empty()
     }
 
-    /// The next job to run: urgent work first, then background work. When nothing is queued,
-    /// waits for more once, up to `linger` (which it then clears), if that is set.
+    /// The next job to run and its lane: urgent work first, then background work. When nothing
+    /// is queued, waits for more once, up to `linger` (which it then clears), if that is set.
     fn next(
         &mut self,
         queue: &mpsc::Receiver<(Lane, Job)>,
         linger: &mut Option<Duration>,
-    ) -> Option<Job> {
+    ) -> Option<(Lane, Job)> {
         self.take_queued(queue);
         if self.is_empty() {
             self.push(queue.recv_timeout(linger.take()?).ok()?);
         }
-        self.urgent
-            .pop_front()
-            .or_else(|| self.background.pop_front())
+        match self.urgent.pop_front() {
+            Some(job) => Some((Lane::Urgent, job)),
+            None => self
+                .background
+                .pop_front()
+                .map(|job| (Lane::Background, job)),
+        }
     }
 }
 
 /// The writer loop. Each commit carries up to [`GROUP`] jobs, urgent ones first, and whatever
 /// background work is queued behind them (one commit instead of two: every commit writes each
 /// page it touched to the WAL, and under load commits were the writer's largest cost). When the
-/// last commit ended less than [`BUSY_GAP`] before this one's first job came, the writer is
-/// busy: once the queue runs dry it waits up to [`LINGER`] for more before committing (group
-/// commit). A job that comes to an idle writer is committed at once.
-fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
+/// last commit ended less than [`Pacing::busy_gap`] before this one's first job came, the writer
+/// is busy: once the queue runs dry it waits up to [`Pacing::linger`] for more before committing (group
+/// commit), unless the commit carries urgent work, whose callers are waiting for it. A job that
+/// comes to an idle writer is committed at once.
+fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>, pacing: Pacing) {
     let mut translated = Translations::default();
     let mut lanes = Lanes::default();
     let mut last_commit: Option<Instant> = None;
@@ -202,7 +222,7 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
                 Err(_) => return,
             }
         }
-        let busy = last_commit.is_some_and(|at| at.elapsed() < BUSY_GAP);
+        let busy = last_commit.is_some_and(|at| at.elapsed() < pacing.busy_gap);
         if let Err(e) = control(&conn, "BEGIN IMMEDIATE") {
             // Dropping the jobs drops their reply channels: each caller gets an error.
             tracing::error!(error = %e, "the SQLite writer cannot begin a transaction");
@@ -211,12 +231,16 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>) {
             lanes.background.clear();
             continue;
         }
-        let mut linger = busy.then_some(LINGER);
+        let mut linger = busy.then_some(pacing.linger);
         let mut replies = Vec::new();
         for taken in 0..GROUP {
-            let Some(job) = lanes.next(&queue, &mut linger) else {
+            let Some((lane, job)) = lanes.next(&queue, &mut linger) else {
                 break;
             };
+            if lane == Lane::Urgent {
+                // A request waits on this commit: it never waits longer for other work.
+                linger = None;
+            }
             // The commit's first job needs no savepoint: if it fails, undoing the whole
             // transaction undoes just it (a savepoint copies every page it first touches).
             let alone = taken == 0;
@@ -308,8 +332,13 @@ mod tests {
 
     /// A writer on a fresh database with an empty table `t (id, v)`.
     async fn writer() -> (tempfile::TempDir, SqliteWriter) {
+        paced_writer(Pacing::SERVING).await
+    }
+
+    /// [`writer`] with its own pacing (creating the table is its first commit).
+    async fn paced_writer(pacing: Pacing) -> (tempfile::TempDir, SqliteWriter) {
         let dir = tempfile::tempdir().unwrap();
-        let writer = SqliteWriter::open(&dir.path().join("w.db"), false).unwrap();
+        let writer = SqliteWriter::open_paced(&dir.path().join("w.db"), false, pacing).unwrap();
         writer
             .transaction(
                 Lane::Urgent,
@@ -597,6 +626,30 @@ mod tests {
         assert_eq!(order, ["first", "u1", "u2", "b1"]);
     }
 
+    #[tokio::test]
+    async fn a_busy_writer_lingers_for_background_work_but_never_for_urgent_work() {
+        // Busy for a minute after each commit, and lingering a minute when busy: anything that
+        // lingers cannot be answered within the timeouts below.
+        let minute = Duration::from_secs(60);
+        let pacing = Pacing {
+            busy_gap: minute,
+            linger: minute,
+        };
+        let (_dir, writer) = paced_writer(pacing).await;
+        let urgent =
+            tokio::time::timeout(Duration::from_secs(20), append(&writer, Lane::Urgent, "u")).await;
+        assert!(
+            matches!(urgent, Ok(Ok(()))),
+            "urgent work waited for the linger"
+        );
+        let background = tokio::time::timeout(
+            Duration::from_millis(300),
+            append(&writer, Lane::Background, "b"),
+        )
+        .await;
+        assert!(background.is_err(), "background work did not linger");
+    }
+
     /// A job that does nothing, for the lanes' own tests.
     fn no_op() -> Job {
         Box::new(|_| (true, Box::new(|_| {})))
@@ -624,7 +677,10 @@ mod tests {
         // Queued work is taken without waiting, urgent first.
         tx.send((Lane::Background, no_op())).unwrap();
         tx.send((Lane::Urgent, no_op())).unwrap();
-        assert!(lanes.next(&queue, &mut None).is_some());
+        assert!(matches!(
+            lanes.next(&queue, &mut None),
+            Some((Lane::Urgent, _))
+        ));
         assert_eq!((lanes.urgent.len(), lanes.background.len()), (0, 1));
     }
 }
