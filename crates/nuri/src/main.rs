@@ -35,6 +35,12 @@ enum Command {
     Pii(commands::pii::PiiCommand),
 }
 
+/// mimalloc instead of the system allocator: a request makes many small, short-lived
+/// allocations on several threads, and glibc's malloc took about a fifth of the gateway's CPU
+/// (see `bench/RESULTS.md`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Pii(cmd) = cli.command {
