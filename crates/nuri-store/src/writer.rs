@@ -208,9 +208,9 @@ impl Lanes {
 /// background work is queued behind them (one commit instead of two: every commit writes each
 /// page it touched to the WAL, and under load commits were the writer's largest cost). When the
 /// last commit ended less than [`Pacing::busy_gap`] before this one's first job came, the writer
-/// is busy: once the queue runs dry it waits up to [`Pacing::linger`] for more before committing (group
-/// commit), unless the commit carries urgent work, whose callers are waiting for it. A job that
-/// comes to an idle writer is committed at once.
+/// is busy: once the queue runs dry it waits up to [`Pacing::linger`] for more before committing
+/// (group commit), unless the commit carries urgent work, whose callers are waiting for it. A job
+/// that comes to an idle writer is committed at once.
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<(Lane, Job)>, pacing: Pacing) {
     let mut translated = Translations::default();
     let mut lanes = Lanes::default();
