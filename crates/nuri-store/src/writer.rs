@@ -69,8 +69,8 @@ const GROUP: usize = 64;
 /// How soon the checkpointer runs again while the WAL keeps growing. A checkpoint syncs the WAL
 /// and then the database, and while it does, the writer's own WAL writes (so the commits that
 /// requests wait on) can stall for about as long: frequent small checkpoints keep each stall
-/// short (measured in `bench/RESULTS.md`: credits-on p99 at c=1 went from 10–13 ms at 200 ms
-/// to under 3 ms).
+/// short (measured in `bench/RESULTS.md`: credits-on p99 at c=1 went from 10–15 ms at 200 ms
+/// to 2–3 ms).
 const CHECKPOINT_BUSY: Duration = Duration::from_millis(20);
 
 /// The checkpointer's longest pause, reached by doubling while nothing is written.
@@ -329,16 +329,12 @@ fn checkpoint_loop(conn: rusqlite::Connection, running: Arc<AtomicBool>) {
     while running.load(Ordering::Relaxed) {
         std::thread::sleep(pause);
         // One row: whether it was blocked, the WAL's frames, and how many are now copied back.
-        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-        });
-        let frames = match frames {
-            Ok(frames) => Some(frames),
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-                None
-            }
-        };
+        let frames = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            })
+            .inspect_err(|e| tracing::warn!(error = %e, "WAL checkpoint failed"))
+            .ok();
         pause = next_pause(pause, frames.is_some() && frames != last);
         last = frames;
     }
